@@ -1,0 +1,1 @@
+"""Tax-aware, lot-level portfolio optimizer: a pure numerical library (no Django)."""
