@@ -1,0 +1,1 @@
+"""Households, client accounts, positions, tax lots, account settings and customizations."""

@@ -1,0 +1,1 @@
+"""Security master, prices, and (later) risk models, allocations, security models, equivalence sets."""

@@ -1,0 +1,47 @@
+"""Writing audit events: every state-changing service calls :func:`audit_record`."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.core.serializers.json import DjangoJSONEncoder
+from django.db import models
+
+from rebalancer.models import AuditEvent, Firm
+
+
+def _jsonable(value: Any) -> Any:
+    """Decimals, dates and other Django-serialisable values as plain JSON (Decimals as strings)."""
+    if value is None:
+        return None
+    return json.loads(json.dumps(value, cls=DjangoJSONEncoder, sort_keys=True))
+
+
+def audit_record(
+    *,
+    firm: Firm,
+    actor: AbstractBaseUser | None,
+    action: str,
+    obj: models.Model | None = None,
+    before: dict[str, Any] | None = None,
+    after: dict[str, Any] | None = None,
+    reason: str = "",
+) -> AuditEvent:
+    """Append one audit event. ``actor`` None means the system acted (scheduler, import job)."""
+    event = AuditEvent(
+        firm=firm,
+        actor=actor if actor is not None and actor.pk is not None else None,
+        actor_label=actor.get_username() if actor is not None else "system",
+        action=action,
+        object_type=obj._meta.label if obj is not None else "",
+        object_id=str(obj.pk) if obj is not None and obj.pk is not None else "",
+        object_repr=str(obj)[:200] if obj is not None else "",
+        before=_jsonable(before),
+        after=_jsonable(after),
+        reason=reason,
+    )
+    event.full_clean()
+    event.save()
+    return event

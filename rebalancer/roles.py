@@ -1,0 +1,67 @@
+"""Roles and what each may do: the one declarative table of permissions.
+
+Views, API viewsets and querysets ask :func:`role_can`; nothing else decides who may do what.
+Advisors are additionally limited to the households assigned to them (django-guardian object
+permissions, applied by :meth:`rebalancer.tenancy.FirmQuerySet.for_user`).
+"""
+
+from __future__ import annotations
+
+from django.db import models
+
+
+class Role(models.TextChoices):
+    ADVISOR = "advisor", "Advisor"
+    IPC = "ipc", "Investment policy committee"
+    OVERLAY_MANAGER = "overlay_manager", "Overlay manager"
+    COMPLIANCE = "compliance", "Compliance"
+    MANAGEMENT = "management", "Management"
+    DATA_MANAGER = "data_manager", "Data manager"
+    FIRM_ADMIN = "firm_admin", "Firm admin"
+
+
+class Resource(models.TextChoices):
+    HOUSEHOLD = "household"
+    ACCOUNT = "account"
+    POSITION = "position"
+    SECURITY = "security"
+    PRICE = "price"
+    IMPORT = "import"
+    MEMBERSHIP = "membership"
+    AUDIT = "audit"
+
+
+class Action(models.TextChoices):
+    VIEW = "view"
+    CHANGE = "change"
+
+
+_ALL = frozenset(Role)
+_R = Role
+
+#: (resource, action) -> roles allowed. Anything not listed is denied.
+PERMISSIONS: dict[tuple[Resource, Action], frozenset[Role]] = {
+    (Resource.HOUSEHOLD, Action.VIEW): _ALL,
+    (Resource.HOUSEHOLD, Action.CHANGE): frozenset({_R.ADVISOR, _R.FIRM_ADMIN}),
+    (Resource.ACCOUNT, Action.VIEW): _ALL,
+    (Resource.ACCOUNT, Action.CHANGE): frozenset({_R.ADVISOR, _R.OVERLAY_MANAGER, _R.FIRM_ADMIN}),
+    (Resource.POSITION, Action.VIEW): _ALL,
+    (Resource.POSITION, Action.CHANGE): frozenset({_R.DATA_MANAGER}),
+    (Resource.SECURITY, Action.VIEW): _ALL,
+    (Resource.SECURITY, Action.CHANGE): frozenset({_R.DATA_MANAGER, _R.IPC}),
+    (Resource.PRICE, Action.VIEW): _ALL,
+    (Resource.PRICE, Action.CHANGE): frozenset({_R.DATA_MANAGER}),
+    (Resource.IMPORT, Action.VIEW): frozenset({_R.DATA_MANAGER, _R.FIRM_ADMIN, _R.COMPLIANCE}),
+    (Resource.IMPORT, Action.CHANGE): frozenset({_R.DATA_MANAGER}),
+    (Resource.MEMBERSHIP, Action.VIEW): frozenset({_R.FIRM_ADMIN, _R.MANAGEMENT}),
+    (Resource.MEMBERSHIP, Action.CHANGE): frozenset({_R.FIRM_ADMIN}),
+    (Resource.AUDIT, Action.VIEW): frozenset({_R.COMPLIANCE, _R.MANAGEMENT, _R.FIRM_ADMIN}),
+}
+
+#: Roles whose view of household-owned rows is limited to the households assigned to them.
+HOUSEHOLD_SCOPED_ROLES: frozenset[Role] = frozenset({Role.ADVISOR})
+
+
+def role_can(role: str, resource: Resource, action: Action) -> bool:
+    """Whether ``role`` may perform ``action`` on ``resource`` (within its own firm)."""
+    return role in PERMISSIONS.get((resource, action), frozenset())
