@@ -12,8 +12,6 @@ from guardian.models import UserObjectPermissionBase
 from rebalancer.roles import Resource
 from rebalancer.tenancy import FirmOwned, FirmQuerySet
 
-QUANTITY = {"max_digits": 20, "decimal_places": 6}
-MONEY = {"max_digits": 20, "decimal_places": 2}
 
 
 class HouseholdQuerySet(FirmQuerySet["Household"]):
@@ -113,7 +111,7 @@ class Account(FirmOwned):
         max_length=16, choices=AccountStatus.choices, default=AccountStatus.ACTIVE
     )
     flags = models.ManyToManyField(AccountFlag, blank=True, related_name="accounts")
-    cash_balance = models.DecimalField(default=Decimal("0"), **MONEY)  # type: ignore[call-overload]
+    cash_balance = models.DecimalField(max_digits=20, decimal_places=2, default=Decimal("0"))
     created_at = models.DateTimeField(auto_now_add=True)
 
     objects = AccountQuerySet.as_manager()
@@ -149,7 +147,7 @@ class Position(FirmOwned):
     security = models.ForeignKey(
         "models_hub.Security", on_delete=models.PROTECT, related_name="positions"
     )
-    quantity = models.DecimalField(**QUANTITY)  # type: ignore[call-overload]
+    quantity = models.DecimalField(max_digits=20, decimal_places=6)
 
     objects = PositionQuerySet.as_manager()
 
@@ -184,8 +182,8 @@ class TaxLot(FirmOwned):
     )
     position = models.ForeignKey(Position, on_delete=models.CASCADE, related_name="lots")
     lot_id = models.CharField(max_length=64, help_text="The custodian's or firm's lot id.")
-    quantity = models.DecimalField(**QUANTITY)  # type: ignore[call-overload]
-    cost_basis = models.DecimalField(**MONEY)  # type: ignore[call-overload]
+    quantity = models.DecimalField(max_digits=20, decimal_places=6)
+    cost_basis = models.DecimalField(max_digits=20, decimal_places=2)
     acquired_on = models.DateField()
 
     objects = TaxLotQuerySet.as_manager()

@@ -1,1 +1,1 @@
-"""Security master, prices, and (later) risk models, allocations, security models, equivalence sets."""
+"""Security master and prices; later risk models, allocations, security models, equivalences."""

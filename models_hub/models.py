@@ -33,7 +33,7 @@ class SecurityQuerySet(FirmQuerySet["Security"]):
 
 
 class Security(FirmOwned):
-    """One tradable instrument in a firm's security master. ``is_synthetic`` marks generated data."""
+    """One instrument in a firm's security master. ``is_synthetic`` marks generated data."""
 
     tenancy_resource: ClassVar[Resource] = Resource.SECURITY
 
@@ -57,7 +57,9 @@ class Security(FirmOwned):
         ordering = ("ticker",)
         verbose_name_plural = "securities"
         constraints = [
-            models.UniqueConstraint(fields=["firm", "ticker"], name="security_unique_ticker_per_firm")
+            models.UniqueConstraint(
+                fields=["firm", "ticker"], name="security_unique_ticker_per_firm"
+            )
         ]
 
     def __str__(self) -> str:

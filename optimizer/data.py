@@ -71,7 +71,7 @@ class PriceTable:
 
     def row_on_or_before(self, date: dt.date | np.datetime64 | str) -> int:
         """Index of the last trading day <= ``date`` (``ValueError`` if before the first day)."""
-        day = np.datetime64(date, "D")
+        day = _as_day(date)
         row = int(np.searchsorted(self.dates, day, side="right")) - 1
         if row < 0:
             raise ValueError(f"{day} is before the first date {self.dates[0]}")
@@ -91,6 +91,11 @@ class CapTable:
     names: tuple[str, ...]
     sectors: tuple[str, ...]
     caps_usd_bn: FloatArray
+
+
+def _as_day(date: dt.date | np.datetime64 | str) -> np.datetime64:
+    """``date`` as ``numpy.datetime64[D]`` (accepts a date, an ISO string or a datetime64)."""
+    return np.datetime64(str(date)[:10], "D")
 
 
 @lru_cache(maxsize=64)

@@ -174,7 +174,7 @@ def estimate_factor_arrays(
     f_stat = np.zeros((t_len, n_stat))
     if n_stat > 0 and est.size > 0:
         sw = np.sqrt(w)[:, None]
-        u, sv, vt = np.linalg.svd(sw * resid[:, est], full_matrices=False)
+        _u, sv, vt = np.linalg.svd(sw * resid[:, est], full_matrices=False)
         m = min(n_stat, sv.size)
         v = _fix_signs(vt[:m].T)  # (n_est, m), orthonormal columns
         stat_load[est, :m] = v

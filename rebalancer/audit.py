@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
 
@@ -22,7 +22,7 @@ def _jsonable(value: Any) -> Any:
 def audit_record(
     *,
     firm: Firm,
-    actor: AbstractBaseUser | None,
+    actor: User | None,
     action: str,
     obj: models.Model | None = None,
     before: dict[str, Any] | None = None,

@@ -1,7 +1,7 @@
 """The Celery application.
 
 With ``REDIS_URL`` set, tasks go to Redis and run on Celery workers. Without it (the embedded
-default), tasks run eagerly in the calling process, so the app works on one machine with no services.
+default), tasks run eagerly in the calling process: one machine, no services.
 Only JSON crosses the broker: tasks take ids and plain values, never model instances or pickles.
 """
 

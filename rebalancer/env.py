@@ -146,7 +146,9 @@ def env_database_url(
     )
 
 
-def env_redis_url(name: str = "REDIS_URL", *, environ: Mapping[str, str] | None = None) -> str | None:
+def env_redis_url(
+    name: str = "REDIS_URL", *, environ: Mapping[str, str] | None = None
+) -> str | None:
     """A ``redis://`` or ``rediss://`` URL; None when unset."""
     value = _raw(name, environ)
     if value is None:

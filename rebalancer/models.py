@@ -66,7 +66,7 @@ class AuditEventQuerySet(FirmQuerySet["AuditEvent"]):
 class AuditEvent(models.Model):
     """Who did what, when, in which firm, to which object, with before/after and why.
 
-    Append-only: the model refuses UPDATE and DELETE, and on PostgreSQL a trigger refuses them in the
+    Append-only: the model refuses UPDATE and DELETE; on PostgreSQL a trigger refuses them in the
     database itself (migration 0002). A correction is a new event.
     """
 

@@ -42,7 +42,7 @@ def membership_of(user: AnyUser | None) -> Membership | None:
     """
     if user is None or not user.is_authenticated or not user.is_active:
         return None
-    cached: Membership | None | bool = getattr(user, "_rebalancer_membership", False)
+    cached: Membership | bool | None = getattr(user, "_rebalancer_membership", False)
     if cached is not False:
         return cached  # type: ignore[return-value]
     membership_model = apps.get_model("rebalancer", "Membership")
@@ -51,8 +51,8 @@ def membership_of(user: AnyUser | None) -> Membership | None:
         .filter(user_id=user.pk, firm__is_active=True)
         .first()
     )
-    user._rebalancer_membership = membership  # type: ignore[union-attr]
-    return membership  # type: ignore[no-any-return]
+    setattr(user, "_rebalancer_membership", membership)  # noqa: B010 (a per-request cache)
+    return membership
 
 
 def assigned_household_ids(user: AnyUser) -> models.QuerySet[Any]:
@@ -79,7 +79,7 @@ class FirmQuerySet(models.QuerySet[_M]):
         return scoped
 
     def for_firm(self, firm_id: int) -> FirmQuerySet[_M]:
-        """Rows of one firm, for system code (imports, the nightly run) acting on a firm's behalf."""
+        """Rows of one firm, for system code (imports, nightly run) acting for the firm."""
         return self.filter(firm_id=firm_id)
 
 

@@ -1,1 +1,1 @@
-"""Nightly runs, analyses, proposed trades, filters, approvals, orders, dashboards and data feeds."""
+"""Nightly runs, analyses, proposed trades, filters, approvals, orders, dashboards, feeds."""

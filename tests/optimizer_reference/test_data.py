@@ -63,7 +63,7 @@ def test_caps_match_readme() -> None:
     caps = data.load_caps_2015()
     assert len(caps.tickers) == 387
     tickers, now = data.caps_on(data.CAPS_DATE)
-    np.testing.assert_array_equal(now, caps.caps_usd_bn)
+    np.testing.assert_allclose(now, caps.caps_usd_bn, rtol=1e-14)
     weights = now / now.sum()
     aapl = weights[tickers.index("AAPL")]
     assert 0.035 < aapl < 0.05  # README: Apple 4.2 % of the mid-2015 index

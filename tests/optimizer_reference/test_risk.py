@@ -106,7 +106,7 @@ def _cap_weights(m: risk.FactorModelArrays, as_of: np.datetime64) -> np.ndarray:
     for t, c in zip(tickers, caps, strict=True):
         if np.isfinite(c):
             w[pos[t]] = c
-    return w / w.sum()
+    return np.asarray(w / w.sum())
 
 
 def test_predicted_index_volatility_is_in_band(prices: PriceTable, sectors: dict[str, str]) -> None:

@@ -1,0 +1,18 @@
+# Production image: gunicorn serves the web app; the same image runs the Celery worker and beat.
+FROM python:3.11-slim-bookworm
+
+ENV PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    PIP_NO_CACHE_DIR=1 \
+    REBALANCER_VAR_DIR=/var/lib/rebalancer
+
+WORKDIR /app
+COPY . .
+RUN pip install --no-cache-dir .
+RUN mkdir -p /var/lib/rebalancer \
+    && SECRET_KEY=collectstatic-only ALLOWED_HOSTS=localhost DATABASE_URL=postgres://x@localhost/x \
+       python manage.py collectstatic --noinput \
+    && useradd --system --home /app rebalancer && chown -R rebalancer /var/lib/rebalancer
+USER rebalancer
+EXPOSE 8000
+CMD ["gunicorn", "rebalancer.wsgi", "--bind", "0.0.0.0:8000", "--workers", "3", "--access-logfile", "-"]

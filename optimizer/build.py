@@ -1,0 +1,560 @@
+"""Problem -> sparse conic QP for Clarabel (docs/optimizer.md sections 4, 5 and 7).
+
+Two steps:
+- ``prepare(problem)`` applies the rules once (tax per lot, wash sales, restrictions, modes,
+  drift units, effective weight bounds) and keeps every vector in weight units (of B).
+- ``build_qp(prep, sellable, buyable, rung)`` writes P, q, A, b and the cones for one rung of
+  the relaxation ladder and one set of fixed variables (the repair step fixes more).
+
+Variables z = [x over sellable lots, w over active securities, y (k factor exposures)].
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.sparse as sp
+
+from optimizer.tax import LotTax, lot_tax
+from optimizer.types import BoolArray, FloatArray, IntArray, Mode, Problem
+from optimizer.washsale import WashSaleBlocks, wash_sale_blocks
+
+RUNGS = ("turnover", "budgets", "weights", "tracking_error")
+"""Soft-constraint rungs in the order they are dropped; rung r drops RUNGS[:r]."""
+
+
+@dataclass(frozen=True, eq=False)
+class Prepared:
+    """Everything about one problem that does not depend on the rung or the repair fixes.
+
+    Shapes: ``(L,)`` per lot, ``(n,)`` per security, ``(U,)`` per drift unit, ``(n, k)``
+    loadings. Weights are fractions of ``base`` ($).
+    """
+
+    problem: Problem
+    base: float
+    lot_sec: IntArray
+    lot_weight: FloatArray
+    """m_l"""
+    holding: FloatArray
+    """h_i"""
+    tax: LotTax
+    tax_coef: FloatArray
+    """r_l g_l / B: tax (weight units) of selling the whole lot."""
+    gain_coef: FloatArray
+    """g_l / B"""
+    kappa: FloatArray
+    penalty: FloatArray
+    """pi_i = substitute_penalty * rank_i"""
+    rank: IntArray
+    sellable: BoolArray
+    """``(L,)`` lots whose x is free under the rules."""
+    buyable: BoolArray
+    """``(n,)`` securities whose b is free under the rules."""
+    never_buy: BoolArray
+    never_sell: BoolArray
+    do_not_trade: BoolArray
+    wash: WashSaleBlocks
+    unit_of: IntArray
+    """``(n,)`` drift unit of each security."""
+    unit_target: FloatArray
+    unit_delta: FloatArray
+    unit_primary: IntArray
+    target: FloatArray
+    loadings: FloatArray
+    """``(n, k)``; k = 0 without a risk model."""
+    factor_cov: FloatArray
+    factor_root: FloatArray
+    """``(k, k)`` R with R.T @ R == factor_cov (clipped eigen-decomposition)."""
+    lo_eff: FloatArray
+    hi_eff: FloatArray
+    cash0: float
+    """C / B"""
+    cash_req: float
+    """W / B + cash_target"""
+    cash_cap: float | None
+    gain_room: float | None
+    """$ remaining gain budget (>= 0)."""
+    tax_room: float | None
+    """$ remaining tax budget (>= 0)."""
+
+    @property
+    def n_factors(self) -> int:
+        return int(self.factor_cov.shape[0])
+
+
+def _bool_or(arr: BoolArray | None, n: int) -> BoolArray:
+    if arr is None:
+        return np.zeros(n, dtype=np.bool_)
+    return np.asarray(arr, dtype=np.bool_)
+
+
+def _float_or(arr: FloatArray | None, n: int, default: float) -> FloatArray:
+    if arr is None:
+        return np.full(n, default, dtype=np.float64)
+    return np.asarray(arr, dtype=np.float64)
+
+
+def validate(problem: Problem) -> None:
+    """Raise ``ValueError`` for a malformed problem (shapes, signs, indexes, B > 0)."""
+    n = problem.n_securities
+    lots = problem.lots
+    L = lots.count
+
+    def check(ok: bool, what: str) -> None:
+        if not ok:
+            raise ValueError(f"invalid problem {problem.account_id!r}: {what}")
+
+    check(n >= 1, "no securities")
+    check(problem.prices.shape == (n,), "prices shape")
+    check(bool(np.all(np.isfinite(problem.prices)) and np.all(problem.prices > 0)), "prices > 0")
+    check(problem.targets.shape == (n,), "targets shape")
+    check(bool(np.all(problem.targets >= 0)), "targets >= 0")
+    for name in ("security", "shares", "cost_basis", "acquired"):
+        check(getattr(lots, name).shape == (L,), f"lots.{name} shape")
+    check(lots.acquired.dtype == np.dtype("datetime64[D]"), "lots.acquired dtype datetime64[D]")
+    check(bool(np.all(lots.shares > 0)), "lot shares > 0")
+    check(bool(np.all(lots.cost_basis >= 0)), "lot cost basis >= 0")
+    check(len(np.unique(lots.lot_id)) == L, "lot ids unique")
+    if L:
+        check(bool(lots.security.min() >= 0 and lots.security.max() < n), "lot security index")
+    check(problem.cash >= 0 and np.isfinite(problem.cash), "cash >= 0")
+    check(problem.withdrawal >= 0, "withdrawal >= 0")
+    check(problem.base_value > 0, "base value (total - withdrawal) > 0")
+    for name in ("cost_rates", "min_weight", "max_weight"):
+        arr = getattr(problem, name)
+        check(arr is None or arr.shape == (n,), f"{name} shape")
+    for name in ("never_buy", "never_sell", "do_not_trade"):
+        arr = getattr(problem, name)
+        check(arr is None or arr.shape == (n,), f"{name} shape")
+    if problem.cost_rates is not None:
+        check(bool(np.all(problem.cost_rates >= 0) and np.all(problem.cost_rates < 1)), "costs")
+    seen: set[int] = set()
+    for group in problem.equivalence_groups:
+        check(len(group.members) >= 1, "empty equivalence group")
+        for m in group.members:
+            check(0 <= m < n, "equivalence member index")
+            check(m not in seen, "equivalence groups overlap")
+            seen.add(m)
+    for trade in problem.recent_trades:
+        check(0 <= trade.security < n, "recent trade security index")
+    for gb in problem.group_bounds:
+        check(bool(np.all((gb.members >= 0) & (gb.members < n))), "group bound members")
+        check(gb.lower <= gb.upper, f"group bound {gb.name} lower <= upper")
+    rm = problem.risk_model
+    if rm is not None:
+        k = rm.n_factors
+        check(rm.loadings.shape == (n, k), "risk model loadings shape (n, k)")
+        check(rm.factor_cov.shape == (k, k), "factor cov shape")
+        check(rm.specific_var.shape == (n,), "specific var shape")
+        check(bool(np.all(rm.specific_var >= 0)), "specific var >= 0")
+    s = problem.settings
+    check(s.risk_aversion >= 0, "risk_aversion >= 0")
+    check(s.cash_target >= 0, "cash_target >= 0")
+    check(s.te_max is None or s.te_max >= 0, "te_max >= 0")
+    check(s.max_iter >= 1 and s.time_limit > 0, "solver caps")
+
+
+def _factor_root(cov: FloatArray) -> FloatArray:
+    """R (k, k) with R.T @ R = cov, from the symmetric eigen-decomposition (PSD clip)."""
+    k = cov.shape[0]
+    if k == 0:
+        return np.zeros((0, 0))
+    sym = 0.5 * (cov + cov.T)
+    vals, vecs = np.linalg.eigh(sym)
+    root: FloatArray = (vecs * np.sqrt(np.clip(vals, 0.0, None))).T
+    return root
+
+
+def prepare(problem: Problem) -> Prepared:
+    validate(problem)
+    n = problem.n_securities
+    s = problem.settings
+    base = problem.base_value
+    lots = problem.lots
+    lot_sec = lots.security.astype(np.int64)
+    tax = lot_tax(problem)
+    m = tax.value / base
+    holding = np.bincount(lot_sec, weights=m, minlength=n).astype(np.float64)
+
+    never_buy = _bool_or(problem.never_buy, n)
+    never_sell = _bool_or(problem.never_sell, n)
+    dnt = _bool_or(problem.do_not_trade, n)
+    wash = wash_sale_blocks(problem)
+
+    buyable = ~(never_buy | dnt | wash.buy_blocked)
+    sec_sellable = ~(never_sell | dnt)
+    if s.mode == Mode.RAISE_CASH:
+        buyable[:] = False
+    if s.mode == Mode.INVEST_CASH:
+        sec_sellable[:] = False
+    sellable = sec_sellable[lot_sec] & ~((tax.gain < 0) & wash.loss_sale_blocked[lot_sec])
+
+    # Drift units: equivalence groups, then singletons; rank within group.
+    unit_of = np.full(n, -1, dtype=np.int64)
+    rank = np.zeros(n, dtype=np.int64)
+    primaries: list[int] = []
+    for group in problem.equivalence_groups:
+        members = np.asarray(group.members, dtype=np.int64)
+        unit_of[members] = len(primaries)
+        rank[members] = np.arange(len(members))
+        primaries.append(int(members[0]))
+    single = np.flatnonzero(unit_of < 0)
+    unit_of[single] = np.arange(len(primaries), len(primaries) + len(single))
+    unit_primary = np.concatenate([np.asarray(primaries, dtype=np.int64), single])
+    n_units = len(unit_primary)
+    target = np.asarray(problem.targets, dtype=np.float64)
+    unit_target = np.bincount(unit_of, weights=target, minlength=n_units).astype(np.float64)
+
+    rm = problem.risk_model
+    if rm is None:
+        unit_delta = np.ones(n_units)
+        loadings = np.zeros((n, 0))
+        factor_cov = np.zeros((0, 0))
+    else:
+        unit_delta = np.asarray(rm.specific_var, dtype=np.float64)[unit_primary]
+        loadings = np.asarray(rm.loadings, dtype=np.float64)
+        factor_cov = np.asarray(rm.factor_cov, dtype=np.float64)
+
+    lo = _float_or(problem.min_weight, n, 0.0)
+    hi = _float_or(problem.max_weight, n, np.inf)
+    sellable_weight = np.bincount(lot_sec, weights=np.where(sellable, m, 0.0), minlength=n)
+    lo_eff = np.where(buyable, lo, np.minimum(lo, holding))
+    hi_eff = np.maximum(hi, holding - sellable_weight)
+
+    gain_room = (
+        None if s.gain_budget is None else max(s.gain_budget - problem.realized_gain_ytd, 0.0)
+    )
+    tax_room = None if s.tax_budget is None else max(s.tax_budget - problem.tax_ytd, 0.0)
+    withdrawal_w = problem.withdrawal / base
+    return Prepared(
+        problem=problem,
+        base=base,
+        lot_sec=lot_sec,
+        lot_weight=m,
+        holding=holding,
+        tax=tax,
+        tax_coef=tax.tax / base,
+        gain_coef=tax.gain / base,
+        kappa=_float_or(problem.cost_rates, n, 0.0),
+        penalty=s.substitute_penalty * rank.astype(np.float64),
+        rank=rank,
+        sellable=sellable,
+        buyable=buyable,
+        never_buy=never_buy,
+        never_sell=never_sell,
+        do_not_trade=dnt,
+        wash=wash,
+        unit_of=unit_of,
+        unit_target=unit_target,
+        unit_delta=unit_delta,
+        unit_primary=unit_primary,
+        target=target,
+        loadings=loadings,
+        factor_cov=factor_cov,
+        factor_root=_factor_root(factor_cov),
+        lo_eff=lo_eff,
+        hi_eff=hi_eff,
+        cash0=problem.cash / base,
+        cash_req=withdrawal_w + s.cash_target,
+        cash_cap=None if s.cash_max is None else withdrawal_w + s.cash_max,
+        gain_room=gain_room,
+        tax_room=tax_room,
+    )
+
+
+@dataclass(frozen=True, eq=False)
+class QP:
+    """Clarabel data plus the map back to the problem."""
+
+    P: sp.csc_matrix
+    q: FloatArray
+    A: sp.csc_matrix
+    b: FloatArray
+    n_zero: int
+    """Rows of the zero cone (first)."""
+    n_nonneg: int
+    """Rows of the nonnegative cone (next)."""
+    soc_dim: int
+    """Rows of the TE second-order cone (last), 0 when absent."""
+    lots: IntArray
+    """Problem lot index of each x variable."""
+    secs: IntArray
+    """Security index of each w variable."""
+    n_factors: int
+    buyable_of_secs: BoolArray
+    """``(na,)`` True where the w variable's security may be bought (b >= 0 row)."""
+    row_names: tuple[tuple[str, int, int, IntArray | None], ...]
+    """(name, first row, end row, security per row or None) of named nonnegative-cone
+    constraints (absolute row numbers in A), for 'binding'."""
+
+    @property
+    def n_vars(self) -> int:
+        return int(self.q.shape[0])
+
+    @property
+    def n_rows(self) -> int:
+        return int(self.b.shape[0])
+
+
+class _Rows:
+    """Accumulates COO triplets of A and entries of b, row block by row block."""
+
+    def __init__(self) -> None:
+        self.rows: list[IntArray] = []
+        self.cols: list[IntArray] = []
+        self.vals: list[FloatArray] = []
+        self.rhs: list[FloatArray] = []
+        self.count = 0
+
+    def block(self, n_rows: int, rows: IntArray, cols: IntArray, vals: FloatArray, rhs: FloatArray
+              ) -> int:
+        start = self.count
+        self.rows.append(rows + start)
+        self.cols.append(cols)
+        self.vals.append(vals)
+        self.rhs.append(rhs)
+        self.count += n_rows
+        return start
+
+
+def build_qp(prep: Prepared, sellable: BoolArray, buyable: BoolArray, rung: int) -> QP:
+    """Conic QP of docs/optimizer.md section 7 for ``rung`` (rung r drops RUNGS[:r])."""
+    problem = prep.problem
+    s = problem.settings
+    n = problem.n_securities
+    gamma = s.risk_aversion
+    k = prep.n_factors
+
+    lots = np.flatnonzero(sellable)
+    nx = len(lots)
+    lot_sec = prep.lot_sec[lots]
+    m = prep.lot_weight[lots]
+    has_sellable = np.zeros(n, dtype=np.bool_)
+    has_sellable[lot_sec] = True
+    active = buyable | has_sellable
+    secs = np.flatnonzero(active)
+    na = len(secs)
+    wcol = np.full(n, -1, dtype=np.int64)
+    wcol[secs] = nx + np.arange(na)
+    ycol0 = nx + na
+    nz = nx + na + k
+    xcols = np.arange(nx, dtype=np.int64)
+    kappa = prep.kappa
+    h = prep.holding
+    inactive = ~active
+
+    acc = _Rows()
+
+    # --- zero cone: w_i + s_i = h_i for active, non-buyable securities.
+    eq_secs = secs[~buyable[secs]]
+    sec_row = np.full(n, -1, dtype=np.int64)
+    sec_row[eq_secs] = np.arange(len(eq_secs))
+    x_eq = ~buyable[lot_sec]
+    acc.block(
+        len(eq_secs),
+        np.concatenate([np.arange(len(eq_secs)), sec_row[lot_sec[x_eq]]]),
+        np.concatenate([wcol[eq_secs], xcols[x_eq]]),
+        np.concatenate([np.ones(len(eq_secs)), m[x_eq]]),
+        h[eq_secs],
+    )
+    # y_j - sum_A Bf_ij w_i = sum_I Bf_ij h_i - sum Bf_ij t_i
+    if k:
+        L_A = prep.loadings[secs]  # (na, k)
+        rr, cc = np.nonzero(L_A)
+        y_rhs = prep.loadings[inactive].T @ h[inactive] - prep.loadings.T @ prep.target
+        acc.block(
+            k,
+            np.concatenate([np.arange(k), cc]),
+            np.concatenate([ycol0 + np.arange(k), wcol[secs[rr]]]),
+            np.concatenate([np.ones(k), -L_A[rr, cc]]),
+            y_rhs,
+        )
+    n_zero = acc.count
+
+    names: list[tuple[str, int, int, IntArray | None]] = []
+    # --- nonnegative cone
+    ge_secs = secs[buyable[secs]]
+    sec_row[ge_secs] = np.arange(len(ge_secs))
+    x_ge = buyable[lot_sec]
+    acc.block(
+        len(ge_secs),
+        np.concatenate([np.arange(len(ge_secs)), sec_row[lot_sec[x_ge]]]),
+        np.concatenate([wcol[ge_secs], xcols[x_ge]]),
+        np.concatenate([-np.ones(len(ge_secs)), -m[x_ge]]),
+        -h[ge_secs],
+    )
+    acc.block(nx, np.arange(nx), xcols, -np.ones(nx), np.zeros(nx))
+    acc.block(nx, np.arange(nx), xcols, np.ones(nx), np.ones(nx))
+
+    ka = kappa[secs]
+    kx = kappa[lot_sec]
+    h_act = h[secs]
+    one_w = np.zeros(na, dtype=np.int64)
+    one_x = np.zeros(nx, dtype=np.int64)
+    cash_rhs = prep.cash0 + float(((1 + ka) * h_act).sum()) - prep.cash_req
+    start = acc.block(
+        1,
+        np.concatenate([one_w, one_x]),
+        np.concatenate([wcol[secs], xcols]),
+        np.concatenate([1 + ka, 2 * kx * m]),
+        np.array([cash_rhs]),
+    )
+    names.append(("cash_min", start, start + 1, None))
+    if rung < 1 and s.turnover_max is not None:
+        start = acc.block(
+            1,
+            np.concatenate([one_w, one_x]),
+            np.concatenate([wcol[secs], xcols]),
+            np.concatenate([np.ones(na), 2 * m]),
+            np.array([s.turnover_max + float(h_act.sum())]),
+        )
+        names.append(("turnover", start, start + 1, None))
+    if rung < 2 and prep.gain_room is not None:
+        start = acc.block(
+            1, one_x, xcols, prep.gain_coef[lots], np.array([prep.gain_room / prep.base])
+        )
+        names.append(("gain_budget", start, start + 1, None))
+    if rung < 2 and prep.tax_room is not None:
+        start = acc.block(
+            1, one_x, xcols, prep.tax_coef[lots], np.array([prep.tax_room / prep.base])
+        )
+        names.append(("tax_budget", start, start + 1, None))
+    if rung < 3:
+        if prep.cash_cap is not None:
+            rhs = prep.cash_cap - prep.cash0 - float(((1 + ka) * h_act).sum())
+            start = acc.block(
+                1,
+                np.concatenate([one_w, one_x]),
+                np.concatenate([wcol[secs], xcols]),
+                np.concatenate([-(1 + ka), -2 * kx * m]),
+                np.array([rhs]),
+            )
+            names.append(("cash_max", start, start + 1, None))
+        reach_min = h - np.bincount(lot_sec, weights=m, minlength=n)
+        hi = prep.hi_eff
+        hi_rows = secs[np.isfinite(hi[secs]) & (buyable[secs] | (hi[secs] < h[secs]))]
+        if len(hi_rows):
+            start = acc.block(
+                len(hi_rows),
+                np.arange(len(hi_rows)),
+                wcol[hi_rows],
+                np.ones(len(hi_rows)),
+                hi[hi_rows],
+            )
+            names.append(("max_weight", start, start + len(hi_rows), hi_rows))
+        lo = prep.lo_eff
+        lo_rows = secs[lo[secs] > reach_min[secs]]
+        if len(lo_rows):
+            start = acc.block(
+                len(lo_rows),
+                np.arange(len(lo_rows)),
+                wcol[lo_rows],
+                -np.ones(len(lo_rows)),
+                -lo[lo_rows],
+            )
+            names.append(("min_weight", start, start + len(lo_rows), lo_rows))
+        for gb in problem.group_bounds:
+            members = np.unique(gb.members)
+            act_m = members[active[members]]
+            const = float(h[members[inactive[members]]].sum())
+            if np.isfinite(gb.upper):
+                start = acc.block(
+                    1,
+                    np.zeros(len(act_m), dtype=np.int64),
+                    wcol[act_m],
+                    np.ones(len(act_m)),
+                    np.array([gb.upper - const]),
+                )
+                names.append((f"group_upper:{gb.name}", start, start + 1, None))
+            if gb.lower > 0:
+                start = acc.block(
+                    1,
+                    np.zeros(len(act_m), dtype=np.int64),
+                    wcol[act_m],
+                    -np.ones(len(act_m)),
+                    np.array([const - gb.lower]),
+                )
+                names.append((f"group_lower:{gb.name}", start, start + 1, None))
+    n_nonneg = acc.count - n_zero
+
+    # --- drift units: a_u = sum_{i in u, active} w_i - T~_u, T~_u = T_u - sum_{inactive} h_i
+    n_units = len(prep.unit_target)
+    unit_const = prep.unit_target - np.bincount(
+        prep.unit_of[inactive], weights=h[inactive], minlength=n_units
+    )
+    unit_has_active = np.zeros(n_units, dtype=np.bool_)
+    unit_has_active[prep.unit_of[secs]] = True
+    delta = prep.unit_delta
+
+    soc_dim = 0
+    if rung < 4 and s.te_max is not None:
+        act_units = np.flatnonzero(unit_has_active)
+        urow = np.full(n_units, -1, dtype=np.int64)
+        urow[act_units] = 1 + k + np.arange(len(act_units))
+        const_units = ~unit_has_active
+        const_norm = float(np.sqrt(np.sum(delta[const_units] * unit_const[const_units] ** 2)))
+        soc_dim = 1 + k + len(act_units) + 1
+        sq = np.sqrt(delta)
+        rk, ck = np.nonzero(prep.factor_root)
+        rows = np.concatenate([1 + rk, urow[prep.unit_of[secs]]])
+        cols = np.concatenate([ycol0 + ck, wcol[secs]])
+        vals = np.concatenate(
+            [-prep.factor_root[rk, ck], -sq[prep.unit_of[secs]]]
+        )
+        rhs = np.concatenate(
+            [[s.te_max], np.zeros(k), -sq[act_units] * unit_const[act_units], [const_norm]]
+        )
+        acc.block(soc_dim, rows, cols, vals, rhs)
+
+    A = sp.csc_matrix(
+        (np.concatenate(acc.vals), (np.concatenate(acc.rows), np.concatenate(acc.cols))),
+        shape=(acc.count, nz),
+    )
+    A.sum_duplicates()
+    A.sort_indices()
+    b = np.concatenate(acc.rhs)
+
+    # --- objective
+    uw = prep.unit_of[secs]
+    pr, pc = np.nonzero(uw[:, None] == uw[None, :])
+    keep = pr <= pc
+    pr, pc = pr[keep], pc[keep]
+    p_rows = [nx + pr]
+    p_cols = [nx + pc]
+    p_vals = [2 * gamma * delta[uw[pr]]]
+    if k:
+        fr, fc = np.triu_indices(k)
+        fv = 2 * gamma * prep.factor_cov[fr, fc]
+        p_rows.append(ycol0 + fr)
+        p_cols.append(ycol0 + fc)
+        p_vals.append(fv)
+    P = sp.csc_matrix(
+        (np.concatenate(p_vals), (np.concatenate(p_rows), np.concatenate(p_cols))),
+        shape=(nz, nz),
+    )
+    P.sort_indices()
+    q = np.zeros(nz)
+    pen = prep.penalty
+    q[:nx] = (
+        s.tax_weight * prep.tax_coef[lots]
+        + s.cost_weight * 2 * kx * m
+        + pen[lot_sec] * m
+    )
+    q[nx : nx + na] = -2 * gamma * delta[uw] * unit_const[uw] + s.cost_weight * ka + pen[secs]
+    return QP(
+        P=P,
+        q=q,
+        A=A,
+        b=b,
+        n_zero=n_zero,
+        n_nonneg=n_nonneg,
+        soc_dim=soc_dim,
+        lots=lots,
+        secs=secs,
+        n_factors=k,
+        buyable_of_secs=buyable[secs],
+        row_names=tuple(names),
+    )
+

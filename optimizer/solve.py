@@ -1,0 +1,445 @@
+"""The pipeline of docs/optimizer.md section 6: rules, ladder, repair, rounding, reasons.
+
+Public: ``solve(problem) -> Solution`` and ``solve_continuous(problem) -> ContinuousResult``.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import clarabel
+import numpy as np
+import scipy
+
+from optimizer.build import QP, RUNGS, Prepared, build_qp, prepare
+from optimizer.objective import cash_weight_at, sells_of, terms_at
+from optimizer.reasons import blocked_list, explain
+from optimizer.repair import RoundedTrades, find_conflicts, round_trades
+from optimizer.types import (
+    BoolArray,
+    ContinuousResult,
+    Diagnostics,
+    FloatArray,
+    LotSale,
+    ObjectiveTerms,
+    Problem,
+    SecurityTrade,
+    Side,
+    Solution,
+    Status,
+    Term,
+)
+
+OPTIMIZER_VERSION = "0.1.0"
+
+CLARABEL_SETTINGS: dict[str, object] = {
+    "verbose": False,
+    "direct_solve_method": "qdldl",
+    "iterative_refinement_enable": False,
+    "presolve_enable": True,
+    "equilibrate_enable": True,
+    "tol_gap_abs": 1e-10,
+    "tol_gap_rel": 1e-10,
+    "tol_feas": 1e-10,
+    "tol_ktratio": 1e-8,
+    "max_threads": 1,
+}
+"""Pinned Clarabel settings (max_iter and time_limit come from ``Settings``)."""
+
+SOLVED = "Solved"
+EPS_TRADE = 1e-7
+"""Weight below which a continuous buy or sale counts as zero when fixing directions."""
+BINDING_TOL = 1e-7
+MAX_FIX_ROUNDS = 3
+
+
+@dataclass(frozen=True, eq=False)
+class RawSolve:
+    status: str
+    z: FloatArray
+    slack: FloatArray
+    iterations: int
+    seconds: float
+
+
+def _settings(max_iter: int, time_limit: float) -> clarabel.DefaultSettings:
+    st = clarabel.DefaultSettings()
+    for name, value in CLARABEL_SETTINGS.items():
+        setattr(st, name, value)
+    st.max_iter = int(max_iter)
+    st.time_limit = float(time_limit)
+    return st
+
+
+def run_clarabel(qp: QP, max_iter: int, time_limit: float) -> RawSolve:
+    """One Clarabel solve of ``qp``; never raises for solver trouble (status says)."""
+    cones: list[object] = []
+    if qp.n_zero:
+        cones.append(clarabel.ZeroConeT(qp.n_zero))
+    if qp.n_nonneg:
+        cones.append(clarabel.NonnegativeConeT(qp.n_nonneg))
+    if qp.soc_dim:
+        cones.append(clarabel.SecondOrderConeT(qp.soc_dim))
+    t0 = time.perf_counter()
+    try:
+        solver = clarabel.DefaultSolver(qp.P, qp.q, qp.A, qp.b, cones, _settings(max_iter, time_limit))
+        sol = solver.solve()
+    except Exception as exc:  # Clarabel raises on malformed data; treat as a failed solve.
+        return RawSolve(f"Error: {exc}", np.zeros(qp.n_vars), np.zeros(qp.n_rows), 0, 0.0)
+    seconds = time.perf_counter() - t0
+    return RawSolve(
+        status=str(sol.status),
+        z=np.asarray(sol.x, dtype=np.float64),
+        slack=np.asarray(sol.s, dtype=np.float64),
+        iterations=int(sol.iterations),
+        seconds=seconds,
+    )
+
+
+def point_of(prep: Prepared, qp: QP, raw: RawSolve) -> tuple[FloatArray, FloatArray]:
+    """(x ``(L,)``, b ``(n,)``) of a Clarabel solution, clipped to their domains."""
+    nx = len(qp.lots)
+    na = len(qp.secs)
+    x = np.zeros(prep.lot_weight.shape[0])
+    x[qp.lots] = np.clip(raw.z[:nx], 0.0, 1.0)
+    w = prep.holding.copy()
+    w[qp.secs] = raw.z[nx : nx + na]
+    b = w - prep.holding + sells_of(prep, x)
+    buyable_cols = np.zeros(prep.problem.n_securities, dtype=np.bool_)
+    # A security is bought only if its b is a free variable of this QP: its 'b >= 0' row.
+    buyable_cols[qp.secs] = qp.buyable_of_secs
+    b = np.where(buyable_cols, np.maximum(b, 0.0), 0.0)
+    return x, b
+
+
+def binding_of(prep: Prepared, qp: QP, raw: RawSolve) -> tuple[str, ...]:
+    names: list[str] = []
+    ids = prep.problem.security_ids
+    for name, start, end, secs in qp.row_names:
+        slack = raw.slack[start:end]
+        hit = np.flatnonzero(slack <= BINDING_TOL)
+        if secs is None:
+            if len(hit):
+                names.append(name)
+        else:
+            names.extend(f"{name}:{ids[int(secs[j])]}" for j in hit)
+    if qp.soc_dim:
+        cone = raw.slack[qp.n_zero + qp.n_nonneg :]
+        if cone[0] - float(np.linalg.norm(cone[1:])) <= BINDING_TOL * max(1.0, cone[0]):
+            names.append("tracking_error")
+    return tuple(names)
+
+
+def _versions() -> tuple[tuple[str, str], ...]:
+    return (
+        ("clarabel", str(clarabel.__version__)),
+        ("numpy", np.__version__),
+        ("scipy", scipy.__version__),
+        ("optimizer", OPTIMIZER_VERSION),
+    )
+
+
+def _solver_settings(problem: Problem) -> tuple[tuple[str, str], ...]:
+    items = dict(CLARABEL_SETTINGS)
+    items["max_iter"] = problem.settings.max_iter
+    items["time_limit"] = problem.settings.time_limit
+    return tuple((k, repr(items[k])) for k in sorted(items))
+
+
+def solve_continuous(problem: Problem) -> ContinuousResult:
+    """Continuous optimum of the problem as stated (all constraints, no repair)."""
+    prep = prepare(problem)
+    qp = build_qp(prep, prep.sellable, prep.buyable, 0)
+    raw = run_clarabel(qp, problem.settings.max_iter, problem.settings.time_limit)
+    x, b = point_of(prep, qp, raw)
+    terms = terms_at(prep, x, b)
+    sells = sells_of(prep, x)
+    return ContinuousResult(
+        solver_status=raw.status,
+        converged=raw.status == SOLVED,
+        objective=terms.total,
+        terms=terms,
+        lot_fraction=x,
+        buys=b,
+        sells=sells,
+        weights=prep.holding + b - sells,
+        cash_weight=cash_weight_at(prep, x, b),
+        iterations=raw.iterations,
+        solve_seconds=raw.seconds,
+        binding=binding_of(prep, qp, raw) if raw.status == SOLVED else (),
+    )
+
+
+def _rungs_present(prep: Prepared) -> tuple[bool, ...]:
+    """Which ladder rungs have something to drop for this problem."""
+    p = prep.problem
+    s = p.settings
+    weights = (
+        s.cash_max is not None
+        or bool(p.group_bounds)
+        or bool(np.any(prep.lo_eff > 0))
+        or bool(np.any(np.isfinite(prep.hi_eff)))
+    )
+    return (
+        s.turnover_max is not None,
+        s.gain_budget is not None or s.tax_budget is not None,
+        weights,
+        s.te_max is not None,
+    )
+
+
+@dataclass
+class _Log:
+    iterations: int = 0
+    statuses: tuple[str, ...] = ()
+    solve_seconds: float = 0.0
+    build_seconds: float = 0.0
+
+    def add(self, raw: RawSolve) -> None:
+        self.iterations += raw.iterations
+        self.statuses = (*self.statuses, raw.status)
+        self.solve_seconds += raw.seconds
+
+
+def _timed_build(
+    log: _Log, prep: Prepared, sellable: BoolArray, buyable: BoolArray, rung: int
+) -> QP:
+    t0 = time.perf_counter()
+    qp = build_qp(prep, sellable, buyable, rung)
+    log.build_seconds += time.perf_counter() - t0
+    return qp
+
+
+def solve(problem: Problem) -> Solution:
+    """Proposed trades for one account (docs/optimizer.md section 6)."""
+    t_start = time.perf_counter()
+    log = _Log()
+    t0 = time.perf_counter()
+    prep = prepare(problem)
+    log.build_seconds += time.perf_counter() - t0
+    settings = problem.settings
+    before = terms_at(prep, np.zeros(prep.lot_weight.shape[0]), np.zeros(problem.n_securities))
+    blocked = blocked_list(prep)
+
+    sellable = prep.sellable
+    buyable = prep.buyable
+    kappa_lots = prep.kappa[prep.lot_sec]
+    max_cash = prep.cash0 + float(np.sum(np.where(sellable, (1 - kappa_lots) * prep.lot_weight, 0)))
+    if max_cash < prep.cash_req - 1e-12:
+        message = (
+            f"cash requirement ${prep.cash_req * prep.base:,.2f} cannot be met: selling every "
+            f"sellable lot leaves ${max_cash * prep.base:,.2f}"
+        )
+        return _no_trade(prep, Status.INFEASIBLE, before, blocked, log, message, t_start, (), 0, 0)
+
+    present = _rungs_present(prep)
+    rung_list = [0] + [r + 1 for r in range(len(RUNGS)) if present[r]]
+    qp: QP | None = None
+    raw: RawSolve | None = None
+    chosen = -1
+    last_status = ""
+    for rung in rung_list:
+        qp_try = _timed_build(log, prep, sellable, buyable, rung)
+        raw_try = run_clarabel(qp_try, settings.max_iter, settings.time_limit)
+        log.add(raw_try)
+        if raw_try.status == SOLVED:
+            qp, raw, chosen = qp_try, raw_try, rung
+            break
+        last_status = raw_try.status
+    if qp is None or raw is None:
+        infeasible_only = all("Infeasible" in st for st in log.statuses)
+        message = (
+            "no rung of the relaxation ladder could be solved "
+            f"(last solver status {last_status}); no trade, needs review"
+        )
+        status = Status.FALLBACK
+        if infeasible_only and not any(present):
+            status = Status.INFEASIBLE
+        return _no_trade(prep, status, before, blocked, log, message, t_start, (), 0, 0)
+    relaxed = tuple(RUNGS[r] for r in range(chosen) if present[r])
+    x, b = point_of(prep, qp, raw)
+    continuous = terms_at(prep, x, b)
+    binding = binding_of(prep, qp, raw)
+    n_vars, n_rows = qp.n_vars, qp.n_rows
+
+    # Direction fixing: re-solve with the losing side of each conflict fixed at zero.
+    t_rep = time.perf_counter()
+    fix_lots = np.zeros(prep.lot_weight.shape[0], dtype=np.bool_)
+    fix_buys = np.zeros(problem.n_securities, dtype=np.bool_)
+    n_fixes = 0
+    for _ in range(MAX_FIX_ROUNDS):
+        new_lots, new_buys, count = find_conflicts(prep, x, b, EPS_TRADE)
+        if count == 0:
+            break
+        n_fixes += count
+        fix_lots |= new_lots
+        fix_buys |= new_buys
+        qp2 = _timed_build(log, prep, sellable & ~fix_lots, buyable & ~fix_buys, chosen)
+        raw2 = run_clarabel(qp2, settings.max_iter, settings.time_limit)
+        log.add(raw2)
+        if raw2.status != SOLVED:
+            break  # keep the last good point; rounding drops conflicting buys (safe).
+        x, b = point_of(prep, qp2, raw2)
+
+    budgets_on = chosen < 2
+    rounded = round_trades(prep, x, b, budgets_on=budgets_on, fixed_lots=fix_lots)
+    repair_seconds = time.perf_counter() - t_rep
+    if rounded.failure:
+        message = f"rounding could not keep a hard constraint: {rounded.failure}"
+        return _no_trade(
+            prep, Status.FALLBACK, before, blocked, log, message, t_start, relaxed, n_vars, n_rows
+        )
+    status = Status.OPTIMAL if not relaxed else Status.RELAXED
+    message = "" if not relaxed else "relaxed: " + ", ".join(relaxed)
+    return _assemble(
+        prep,
+        status,
+        before,
+        continuous,
+        rounded,
+        blocked,
+        log,
+        message,
+        t_start,
+        relaxed,
+        binding,
+        n_vars,
+        n_rows,
+        n_fixes,
+        repair_seconds,
+    )
+
+
+def _no_trade(
+    prep: Prepared,
+    status: Status,
+    before: ObjectiveTerms,
+    blocked: tuple[object, ...],
+    log: _Log,
+    message: str,
+    t_start: float,
+    relaxed: tuple[str, ...],
+    n_vars: int,
+    n_rows: int,
+) -> Solution:
+    problem = prep.problem
+    L = prep.lot_weight.shape[0]
+    rounded = RoundedTrades(
+        sell_shares=np.zeros(L), buy_shares=np.zeros(problem.n_securities), failure=""
+    )
+    return _assemble(
+        prep, status, before, before, rounded, blocked, log, message, t_start, relaxed, (),
+        n_vars, n_rows, 0, 0.0,
+    )
+
+
+def _assemble(
+    prep: Prepared,
+    status: Status,
+    before: ObjectiveTerms,
+    continuous: ObjectiveTerms,
+    rounded: RoundedTrades,
+    blocked: tuple[object, ...],
+    log: _Log,
+    message: str,
+    t_start: float,
+    relaxed: tuple[str, ...],
+    binding: tuple[str, ...],
+    n_vars: int,
+    n_rows: int,
+    n_fixes: int,
+    repair_seconds: float,
+) -> Solution:
+    problem = prep.problem
+    ids = problem.security_ids
+    prices = problem.prices
+    lots = problem.lots
+    base = prep.base
+    x = rounded.sell_shares / lots.shares
+    b = rounded.buy_shares * prices / base
+    after = terms_at(prep, x, b)
+    sells_w = sells_of(prep, x)
+    w_after = prep.holding + b - sells_w
+    cash_after = cash_weight_at(prep, x, b) * base
+
+    trades: list[SecurityTrade] = []
+    sell_value = sells_w * base
+    buy_value = rounded.buy_shares * prices
+    sell_shares_sec = np.bincount(prep.lot_sec, weights=rounded.sell_shares, minlength=len(ids))
+    for i in np.flatnonzero((rounded.buy_shares > 0) | (sell_shares_sec > 0)).tolist():
+        if rounded.buy_shares[i] > 0:
+            side, shares, value = Side.BUY, float(rounded.buy_shares[i]), float(buy_value[i])
+        else:
+            side, shares, value = Side.SELL, float(sell_shares_sec[i]), float(sell_value[i])
+        trades.append(
+            SecurityTrade(
+                security=i,
+                security_id=ids[i],
+                side=side,
+                shares=shares,
+                value=value,
+                cost=float(prep.kappa[i] * value),
+            )
+        )
+    sales: list[LotSale] = []
+    tax = prep.tax
+    for lot in np.flatnonzero(rounded.sell_shares > 0).tolist():
+        frac = float(x[lot])
+        sec = int(prep.lot_sec[lot])
+        gain = float(tax.gain[lot] * frac)
+        sales.append(
+            LotSale(
+                lot_id=int(lots.lot_id[lot]),
+                security=sec,
+                security_id=ids[sec],
+                shares=float(rounded.sell_shares[lot]),
+                proceeds=float(rounded.sell_shares[lot] * prices[sec]),
+                realized_gain=gain,
+                term=Term.LONG if bool(tax.long_term[lot]) else Term.SHORT,
+                tax=float(tax.rate[lot] * gain),
+            )
+        )
+    realized = float(np.dot(tax.gain, x))
+    tax_total = float(np.dot(tax.tax, x))
+    reasons = explain(prep, tuple(trades), tuple(sales), w_after, cash_after)
+    total = time.perf_counter() - t_start
+    diagnostics = Diagnostics(
+        iterations=log.iterations,
+        solves=len(log.statuses),
+        solver_statuses=log.statuses,
+        relaxed=relaxed,
+        binding=binding,
+        n_variables=n_vars,
+        n_constraints=n_rows,
+        repair_objective_change=after.total - continuous.total,
+        direction_fixes=n_fixes,
+        versions=_versions(),
+        solver_settings=_solver_settings(problem),
+        timings=(
+            ("build", log.build_seconds),
+            ("solve", log.solve_seconds),
+            ("repair", repair_seconds),
+            ("total", total),
+        ),
+        message=message,
+    )
+    return Solution(
+        account_id=problem.account_id,
+        status=status,
+        trades=tuple(trades),
+        lot_sales=tuple(sales),
+        weights_before=prep.holding.copy(),
+        weights_after=w_after,
+        cash_before=float(problem.cash),
+        cash_after=cash_after,
+        objective_before=before,
+        objective_continuous=continuous,
+        objective_after=after,
+        realized_gain=realized,
+        tax=tax_total,
+        turnover=float(b.sum() + sells_w.sum()),
+        blocked=tuple(blocked),  # type: ignore[arg-type]
+        reasons=reasons,
+        diagnostics=diagnostics,
+    )
