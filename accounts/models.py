@@ -137,7 +137,7 @@ class Position(FirmOwned):
     """Shares of one security held in one account. Always equals the sum of its tax lots.
 
     The invariant is kept by the services that write lots (they recompute the position in the same
-    transaction) and checked by :func:`accounts.selectors.position_lot_mismatches`.
+    transaction) and checked by :func:`accounts.invariants.position_lot_mismatches`.
     """
 
     tenancy_resource: ClassVar[Resource] = Resource.POSITION

@@ -20,6 +20,9 @@ from optimizer.tax import LotTax, lot_tax
 from optimizer.types import BoolArray, FloatArray, IntArray, Mode, Problem
 from optimizer.washsale import WashSaleBlocks, wash_sale_blocks
 
+DENSE_LOADINGS = 0.25
+"""Store the loadings block of A densely when more than this fraction is nonzero."""
+
 RUNGS = ("turnover", "budgets", "weights", "tracking_error")
 """Soft-constraint rungs in the order they are dropped; rung r drops RUNGS[:r]."""
 
@@ -308,9 +311,19 @@ class _Rows:
         self.rhs: list[FloatArray] = []
         self.count = 0
 
-    def block(self, n_rows: int, rows: IntArray, cols: IntArray, vals: FloatArray, rhs: FloatArray
-              ) -> int:
+    def block(
+        self,
+        n_rows: int,
+        rows: IntArray,
+        cols: IntArray,
+        vals: FloatArray,
+        rhs: FloatArray,
+        keep_zeros: bool = False,
+    ) -> int:
         start = self.count
+        if not keep_zeros:
+            nonzero = vals != 0
+            rows, cols, vals = rows[nonzero], cols[nonzero], vals[nonzero]
         self.rows.append(rows + start)
         self.cols.append(cols)
         self.vals.append(vals)
@@ -362,7 +375,13 @@ def build_qp(prep: Prepared, sellable: BoolArray, buyable: BoolArray, rung: int)
     # y_j - sum_A Bf_ij w_i = sum_I Bf_ij h_i - sum Bf_ij t_i
     if k:
         L_A = prep.loadings[secs]  # (na, k)
-        rr, cc = np.nonzero(L_A)
+        if np.count_nonzero(L_A) > DENSE_LOADINGS * L_A.size:
+            # Store the block densely (explicit zeros): rows of w with identical patterns let
+            # the AMD ordering in Clarabel's KKT setup merge them; a random sparsity pattern
+            # made the setup 5-10x slower (docs/optimizer.md, performance).
+            rr, cc = np.divmod(np.arange(L_A.size), k)
+        else:
+            rr, cc = np.nonzero(L_A)
         y_rhs = prep.loadings[inactive].T @ h[inactive] - prep.loadings.T @ prep.target
         acc.block(
             k,
@@ -370,6 +389,7 @@ def build_qp(prep: Prepared, sellable: BoolArray, buyable: BoolArray, rung: int)
             np.concatenate([ycol0 + np.arange(k), wcol[secs[rr]]]),
             np.concatenate([np.ones(k), -L_A[rr, cc]]),
             y_rhs,
+            keep_zeros=True,
         )
     n_zero = acc.count
 

@@ -21,7 +21,9 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import gzip
+import io
 import os
+import re
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -110,26 +112,28 @@ def _readonly(a: np.ndarray) -> np.ndarray:
 
 @lru_cache(maxsize=4)
 def _parse_price_file(path: Path) -> PriceTable:
-    with gzip.open(path, "rt", encoding="ascii") as fh:
-        lines = fh.read().splitlines()
-    header = lines[0].split(",")
+    with gzip.open(path, "rb") as fh:
+        raw = fh.read().replace(b"\r\n", b"\n")
+    head, _, body = raw.partition(b"\n")
+    header = head.decode("ascii").split(",")
     if header[0] != "date":
         raise ValueError(f"{path}: first column must be 'date', got {header[0]!r}")
     tickers = tuple(header[1:])
     if list(tickers) != sorted(tickers):
         raise ValueError(f"{path}: ticker columns are not sorted")
-    rows = [line.split(",", 1) for line in lines[1:] if line]
-    dates = np.array([r[0] for r in rows], dtype="datetime64[D]")
+    # Blank cells become "nan" so numpy's C parser reads the block in one pass (no Python
+    # float objects: about 20 MB peak instead of 90 MB).
+    body = re.sub(rb"(?<=,)(?=,|\n|$)", b"nan", body.rstrip(b"\n"))
+    dates = np.array([line[:10].decode("ascii") for line in body.split(b"\n")], "datetime64[D]")
     if np.any(np.diff(dates) <= np.timedelta64(0, "D")):
         raise ValueError(f"{path}: dates are not strictly ascending")
-    cells = ",".join(r[1] for r in rows).split(",")
-    if len(cells) != len(rows) * len(tickers):
-        raise ValueError(f"{path}: ragged rows")
-    nan = float("nan")
-    closes = np.array([float(c) if c else nan for c in cells], dtype=np.float64)
-    closes = closes.reshape(len(rows), len(tickers))
+    closes = np.loadtxt(
+        io.BytesIO(body), delimiter=",", usecols=range(1, len(header)), dtype=np.float64, ndmin=2
+    )
+    if closes.shape != (dates.size, len(tickers)):
+        raise ValueError(f"{path}: expected {dates.size} x {len(tickers)} cells")
     with np.errstate(invalid="ignore"):
-        closes[~(closes > 0.0)] = nan  # close <= 0 is no quote (e.g. CBS on 2019-12-04)
+        closes[~(closes > 0.0)] = np.nan  # close <= 0 is no quote (e.g. CBS on 2019-12-04)
     return PriceTable(dates=_readonly(dates), tickers=tickers, closes=_readonly(closes))
 
 

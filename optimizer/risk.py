@@ -23,7 +23,9 @@ trading day; multiply variances by 252 to annualise). The method is documented i
    ``d_floor_frac`` times the cross-sectional median. Names with fewer than ``min_obs`` returns
    get the sector mean.
 
-The model is estimated once per as-of date and shared by every account (``estimate_risk_model``).
+The model is estimated once per as-of date and shared by every account: ``estimate_factor_arrays``
+gives the daily arrays (loadings stored sparse); ``FactorModelArrays.to_risk_model(tickers)`` the
+engine's ``optimizer.types.RiskModel`` (ANNUAL units, dense loadings) for one universe.
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ import numpy.typing as npt
 import scipy.sparse as sp
 
 from optimizer.data import UNKNOWN_SECTOR, PriceTable
+from optimizer.types import RiskModel
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -73,6 +76,23 @@ class FactorModelArrays:
     specific_var: FloatArray
     as_of: dt.date
     n_obs: npt.NDArray[np.int64]
+
+    def to_risk_model(self, tickers: tuple[str, ...] | None = None) -> RiskModel:
+        """The engine's ``RiskModel`` (ANNUAL units, dense loadings) over ``tickers``.
+
+        ``tickers`` (default: all) must be a subset of ``self.tickers``, in the problem's order.
+        Variances are multiplied by 252; loadings are unchanged.
+        """
+        names = tickers if tickers is not None else self.tickers
+        pos = {t: i for i, t in enumerate(self.tickers)}
+        rows = np.array([pos[t] for t in names], dtype=np.intp)
+        loadings = np.ascontiguousarray(self.loadings[rows].toarray())
+        return RiskModel(
+            loadings=loadings,
+            factor_cov=self.factor_cov * TRADING_DAYS_PER_YEAR,
+            specific_var=self.specific_var[rows] * TRADING_DAYS_PER_YEAR,
+            name=f"sp500 k={len(self.factor_names)} as of {self.as_of.isoformat()}",
+        )
 
     def covariance(self) -> FloatArray:
         """Dense (n, n) covariance ``B F B' + diag(d)`` (daily); for tests and small n only."""

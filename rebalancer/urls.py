@@ -1,20 +1,46 @@
-"""URL routes. Every route must appear in the access matrix in tests/test_access_matrix.py."""
+"""URL routes. Every route must appear in the access matrix (tests/route_matrix.py)."""
 
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
-from django.urls import path
+from django.urls import include, path
 
 from rebalancer import views
 
 urlpatterns = [
-    path("", views.home, name="home"),
+    path("", views.HomeView.as_view(), name="home"),
+    # Sessions and passwords.
     path("login/", auth_views.LoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
-    path("password/", auth_views.PasswordChangeView.as_view(), name="password_change"),
+    path("password/", views.PasswordChangeView.as_view(), name="password_change"),
     path(
         "password/done/",
         auth_views.PasswordChangeDoneView.as_view(),
         name="password_change_done",
     ),
+    path(
+        "welcome/<uidb64>/<token>/",
+        views.PasswordSetView.as_view(),
+        name="password_reset_confirm",
+    ),
+    path(
+        "welcome/done/",
+        auth_views.PasswordResetCompleteView.as_view(),
+        name="password_reset_complete",
+    ),
+    path("api-token/", views.ApiTokenView.as_view(), name="api_token"),
+    # Firm administration.
+    path("members/", views.MemberListView.as_view(), name="member_list"),
+    path("members/invite/", views.MemberInviteView.as_view(), name="member_invite"),
+    path("members/<int:pk>/role/", views.MemberSetRoleView.as_view(), name="member_set_role"),
+    path(
+        "members/<int:pk>/deactivate/",
+        views.MemberDeactivateView.as_view(),
+        name="member_deactivate",
+    ),
+    path("audit/", views.AuditLogView.as_view(), name="audit_log"),
+    # Apps.
+    path("", include("accounts.urls")),
+    path("", include("models_hub.urls")),
+    path("api/v1/", include("rebalancer.api_urls")),
     path("admin/", admin.site.urls),
 ]

@@ -121,7 +121,12 @@ def check_log(
     free_future: dict[str, float] = {ln.lot: ln.shares for ln in lines if ln.kind == "B"}
     claims: dict[str, list[Claim]] = {}
     blocks: dict[str, Block] = {}
+    by_group: dict[str, list[Block]] = {}
     parts: dict[str, int] = {}
+
+    def add(b: Block) -> None:
+        blocks[b.label] = b
+        by_group.setdefault(b.group, []).append(b)
 
     def new_part(parent: Block, shares: float) -> Block:
         base = _base(parent.label)
@@ -133,7 +138,7 @@ def check_log(
             f"{base}.w{parts[base]}", parent.ticker, parent.group, shares, frac_basis,
             parent.start, parent.bought, parent.buy_seq,
         )  # fmt: skip
-        blocks[b.label] = b
+        add(b)
         return b
 
     def mark(b: Block, shares: float, loss_ps: float, held: int) -> None:
@@ -146,7 +151,7 @@ def check_log(
 
     for ln in lines:
         if ln.kind == "R":
-            for b in blocks.values():
+            for b in by_group.get(grp(ln.ticker), []):
                 if b.ticker == ln.ticker and b.shares > TINY:
                     b.basis = max(b.basis - b.shares * ln.price, 0.0)
             continue
@@ -154,7 +159,7 @@ def check_log(
             blk = Block(
                 ln.lot, ln.ticker, grp(ln.ticker), ln.shares, ln.amount, ln.day, ln.day, ln.seq
             )
-            blocks[ln.lot] = blk
+            add(blk)
             for c in claims.pop(ln.lot, []):
                 target = blk if c.shares >= blk.shares - TINY else new_part(blk, c.shares)
                 mark(target, target.shares, c.loss_per_share, c.held_days)
@@ -196,12 +201,13 @@ def check_log(
         held_days = ln.day - start
         g = grp(ln.ticker)
         # replacement shares already held, bought in the 30 days before (not this purchase)
+        live = [x for x in by_group.get(g, []) if x.shares > TINY]
+        by_group[g] = live
         held_cands = sorted(
             (
                 x
-                for x in blocks.values()
-                if x.group == g
-                and x.shares > TINY
+                for x in live
+                if x.shares > TINY
                 and not x.replacement
                 and x.bought >= ln.day - WINDOW
                 and _base(x.label) != _base(ln.lot)

@@ -51,6 +51,7 @@ class Snapshot:
     """Month-end state, $: value before the tax flow, year-to-date realized, unrealized if sold."""
 
     row: int
+    day: int
     value: float
     ytd_st: float
     ytd_lt: float
@@ -124,8 +125,10 @@ class Sim:
         return np.isfinite(self.md.close[self.t])
 
     def alive(self) -> BoolArray:
-        """(n,) universe names whose quotes have not ended."""
-        return self.in_universe & (self.md.last_quote >= self.t)
+        """(n,) universe names that trade after today (a name on its last quote day before the
+        vintage's end is being sold, not bought)."""
+        ends = self.md.last_quote > self.t if self.t < self.v.end else self.md.last_quote >= self.t
+        return self.in_universe & ends
 
     def tradable(self) -> BoolArray:
         return self.alive() & self.quoted
@@ -183,26 +186,35 @@ class Sim:
             self.buy_value(int(i), dollars * float(w[i]) / total)
 
     def raise_cash(self, dollars: float) -> None:
-        """Sell about ``dollars`` $ pro rata to holdings, highest-cost lots of each name first."""
+        """Sell about ``dollars`` $ (net of cost), lots with the lowest gain per $ first (losses
+        first), skipping loss lots whose sale would be a wash sale (another lot of the group
+        bought in the last 30 days); the last lot may be sold in part."""
         lg = self.ledger
-        px = np.nan_to_num(self.price)
-        ok = self.quoted & (lg.position > SHARE_EPS)
-        held = lg.position * px * ok
-        total = float(held.sum())
-        if total <= 0.0:
-            return
-        frac = min(1.0, dollars / (total * (1.0 - COST_RATE)))
+        px = self.md.close[self.t]
         rows = lg.open_rows()
-        for i in np.flatnonzero(held):
-            need = float(lg.position[i]) * frac
-            mine = rows[lg.tk[rows] == i]
-            per = lg.basis[mine] / lg.shares[mine]
-            for r in mine[np.argsort(-per, kind="stable")]:
-                if need <= SHARE_EPS:
-                    break
-                q = min(need, float(lg.shares[r]))
-                self.sell_lot(int(r), q)
-                need -= q
+        rows = rows[np.isfinite(px[lg.tk[rows]])]
+        if rows.size == 0:
+            return
+        value = lg.shares[rows] * px[lg.tk[rows]] * (1.0 - COST_RATE)
+        gain_per = (value - lg.basis[rows]) / value
+        recent = self.recent_buy_rows()
+        order = np.lexsort((rows, gain_per))
+        need = dollars
+        for k in order:
+            if need <= 1e-6:
+                break
+            r = int(rows[k])
+            if gain_per[k] < 0.0 and recent.size:
+                g = self.md.groups[lg.tk[r]]
+                same = recent[
+                    (self.md.groups[lg.tk[recent]] == g) & (lg.purchase[recent] != lg.purchase[r])
+                ]
+                if same.size:
+                    continue
+            frac = min(1.0, need / float(value[k]))
+            q = float(lg.shares[r]) if frac >= 1.0 else float(lg.shares[r]) * frac
+            self.sell_lot(r, q)
+            need -= float(value[k]) * frac
 
     def handle_cash(self, drip: bool, respect_wash: bool) -> None:
         """The plain cash rule: reinvest today's dividends in the paying names, invest the rest
@@ -263,7 +275,7 @@ class Sim:
                 tl = lg.tally(year)
                 ust, ult, cost = lg.unrealized(day, np.nan_to_num(self.price))
                 snaps.append(
-                    Snapshot(t, values[t - v.start], tl.st_gain, tl.lt_gain, tl.dividends,
+                    Snapshot(t, day, values[t - v.start], tl.st_gain, tl.lt_gain, tl.dividends,
                              ust, ult, cost, lg.net_realized_before_end)  # fmt: skip
                 )
             if last_of_year:

@@ -135,3 +135,19 @@ def test_predicted_index_volatility_is_in_band(prices: PriceTable, sectors: dict
         future = index_returns(row, row + 63)
         out_ratios.append(predicted / np.sqrt(np.mean(future**2) * 252))
     assert 0.6 < float(np.median(out_ratios)) < 1.8
+
+
+def test_engine_risk_model_is_annualised_subset(
+    prices: PriceTable, sectors: dict[str, str]
+) -> None:
+    m = risk.estimate_factor_arrays(prices, AS_OF, sectors)
+    subset = ("MSFT", "AAPL", "XOM")
+    rm = m.to_risk_model(subset)
+    rows = [m.tickers.index(t) for t in subset]
+    assert rm.loadings.shape == (3, 20)
+    np.testing.assert_array_equal(rm.loadings, m.loadings.toarray()[rows])
+    np.testing.assert_allclose(rm.factor_cov, 252.0 * m.factor_cov, rtol=1e-15)
+    np.testing.assert_allclose(rm.specific_var, 252.0 * m.specific_var[rows], rtol=1e-15)
+    # Annual vol of a large stock in mid-2017: between 10 % and 50 %.
+    cov = rm.loadings @ rm.factor_cov @ rm.loadings.T + np.diag(rm.specific_var)
+    assert np.all((np.sqrt(np.diag(cov)) > 0.1) & (np.sqrt(np.diag(cov)) < 0.5))

@@ -1,0 +1,294 @@
+"""Build the demo book: the demo firm, a second firm to show isolation, users, market data, and the
+planned households, accounts, positions and lots, written in bulk in one transaction.
+
+The build is idempotent at the firm level: when the demo firm exists nothing is written (audit
+events are append-only and protect their firm, so a fresh book needs a fresh database). One audit
+event per firm records what was built.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Literal
+
+from django.contrib.auth import get_user_model
+from django.contrib.auth.hashers import make_password
+from django.contrib.auth.models import AbstractUser, Permission
+from django.contrib.contenttypes.models import ContentType
+from django.db import connection, transaction
+from django.utils import timezone
+
+from accounts.demo.names import FLAGS
+from accounts.demo.plan import BookSpec, HouseholdPlan, book_plan
+from accounts.demo.universe import Universe, universe_load
+from accounts.demo.write import WriteContext, WriteCounts, chunk_write
+from accounts.models import AccountFlag, Household
+from models_hub.marketdata.load import market_data_load
+from models_hub.models import Security
+from rebalancer.audit import audit_record
+from rebalancer.models import Firm, Membership
+from rebalancer.roles import Role
+from rebalancer.tenancy import HOUSEHOLD_ASSIGNMENT_PERMISSION
+
+#: The one password of every demo login (documented in docs/demo-book.md; demo data only).
+DEMO_PASSWORD = "demo-rebalance-2020"
+OPERATOR_USERNAME = "operator"
+DEFAULT_SEED = 42
+DEFAULT_ACCOUNTS = 2_000
+MAX_ACCOUNTS = 1_000_000
+DEMO_SLUG = "demo"
+SECOND_SLUG = "second-street"
+
+PriceScope = Literal["all", "held", "none"]
+
+
+class DemoBookError(Exception):
+    """The demo book cannot be built here (e.g. its usernames are taken); nothing was written."""
+
+
+@dataclass(frozen=True)
+class DemoFirmSpec:
+    """One firm of the demo: who works there, what book it has, which prices it loads.
+
+    ``prices``: "all" = every real and synthetic security with full history; "held" = only the
+    securities its lots hold, with full history; "none" = those securities without prices.
+    """
+
+    name: str
+    slug: str
+    user_prefix: str
+    roles: tuple[Role, ...]
+    extra_advisors: int
+    book: BookSpec
+    prices: PriceScope
+
+    def usernames(self) -> list[tuple[str, Role]]:
+        users = [(f"{self.user_prefix}_{role.value}", role) for role in self.roles]
+        users += [
+            (f"{self.user_prefix}_advisor{n}", Role.ADVISOR)
+            for n in range(2, 2 + self.extra_advisors)
+        ]
+        return users
+
+
+@dataclass
+class FirmReport:
+    name: str
+    slug: str
+    users: int
+    securities: int
+    prices: int
+    counts: WriteCounts
+    seconds_market_data: float
+    seconds_book: float
+
+
+@dataclass
+class BookReport:
+    created: bool
+    seed: int
+    firms: list[FirmReport] = field(default_factory=list)
+    seconds: float = 0.0
+
+
+def demo_specs(*, seed: int, accounts: int) -> tuple[DemoFirmSpec, DemoFirmSpec]:
+    """The demo firm (``accounts`` accounts, advisors scaled to the book) and the second firm."""
+    advisors = max(2, min(50, accounts // 400))
+    demo = DemoFirmSpec(
+        name="Demo Wealth Partners",
+        slug=DEMO_SLUG,
+        user_prefix="demo",
+        roles=tuple(Role),
+        extra_advisors=advisors - 1,
+        book=BookSpec(
+            stream="demo", seed=seed, accounts=accounts, advisors=advisors, number_prefix="DW"
+        ),
+        prices="all",
+    )
+    second = DemoFirmSpec(
+        name="Second Street Advisors",
+        slug=SECOND_SLUG,
+        user_prefix="second",
+        roles=(Role.FIRM_ADMIN, Role.ADVISOR),
+        extra_advisors=0,
+        book=BookSpec(
+            stream="second-street",
+            seed=seed,
+            accounts=max(10, min(200, accounts // 50)),
+            advisors=1,
+            number_prefix="SS",
+        ),
+        prices="held",
+    )
+    return demo, second
+
+
+def _users_create(
+    *, firm: Firm, spec: DemoFirmSpec, password_hash: str
+) -> dict[str, AbstractUser]:
+    user_model = get_user_model()
+    wanted = spec.usernames()
+    users = user_model.objects.bulk_create(
+        [
+            user_model(
+                username=username,
+                email=f"{username}@demo.example",
+                first_name="Demo",
+                last_name=role.label,
+                password=password_hash,
+            )
+            for username, role in wanted
+        ]
+    )
+    by_name = {u.username: u for u in user_model.objects.filter(username__in=[n for n, _ in wanted])}
+    Membership.objects.bulk_create(
+        [Membership(firm=firm, user=by_name[username], role=role) for username, role in wanted]
+    )
+    assert len(users) == len(by_name)
+    return by_name  # type: ignore[return-value]
+
+
+def _assignment_permission_id() -> int:
+    content_type = ContentType.objects.get_for_model(Household)
+    return Permission.objects.get(
+        content_type=content_type, codename=HOUSEHOLD_ASSIGNMENT_PERMISSION
+    ).pk
+
+
+def firm_book_build(
+    *, spec: DemoFirmSpec, universe: Universe, password_hash: str
+) -> FirmReport:
+    """Create one firm with its users, market data and planned book; one audit event.
+
+    Call inside a transaction (``demo_book_build`` does): the ids of the book are reserved per
+    chunk, which on SQLite relies on holding the write lock.
+    """
+    started = time.perf_counter()
+    firm = Firm.objects.create(name=spec.name, slug=spec.slug)
+    users = _users_create(firm=firm, spec=spec, password_hash=password_hash)
+    advisor_ids = [users[name].pk for name, role in spec.usernames() if role == Role.ADVISOR]
+    flags = AccountFlag.objects.bulk_create([AccountFlag(firm=firm, name=n) for n in FLAGS])
+    flag_ids = {f.name: f.pk for f in AccountFlag.objects.for_firm(firm.pk)}
+    assert len(flags) == len(flag_ids)
+
+    planned: list[list[HouseholdPlan]] | None = None
+    if spec.prices == "all":
+        tickers: list[str] | None = None
+    else:  # a small book: plan it whole first to learn what it holds
+        planned = list(book_plan(spec=spec.book, universe=universe))
+        tickers = sorted(
+            {lot.ticker for chunk in planned for h in chunk for a in h.accounts for lot in a.lots}
+        )
+    loaded = market_data_load(
+        firm=firm, actor=None, tickers=tickers, prices=spec.prices != "none"
+    )
+    market_seconds = time.perf_counter() - started
+
+    started = time.perf_counter()
+    ctx = WriteContext(
+        firm_id=firm.pk,
+        advisor_ids=advisor_ids,
+        security_ids=dict(Security.objects.for_firm(firm.pk).values_list("ticker", "id")),
+        flag_ids=flag_ids,
+        assignment_permission_id=_assignment_permission_id(),
+        created_at=connection.ops.adapt_datetimefield_value(timezone.now()),
+        dates=universe.closes.dates,
+    )
+    counts = WriteCounts()
+    chunks = planned if planned is not None else book_plan(spec=spec.book, universe=universe)
+    for chunk in chunks:
+        counts.add(chunk_write(ctx=ctx, households=chunk))
+    audit_record(
+        firm=firm,
+        actor=None,
+        action="demo_book.build",
+        after={
+            "seed": spec.book.seed,
+            "households": counts.households,
+            "accounts": counts.accounts,
+            "positions": counts.positions,
+            "lots": counts.lots,
+            "accounts_by_kind": dict(sorted(counts.by_kind.items())),
+            "users": len(users),
+        },
+        reason=f"demo book planned from seed {spec.book.seed} (demo data, not client data)",
+    )
+    return FirmReport(
+        name=firm.name,
+        slug=firm.slug,
+        users=len(users),
+        securities=loaded.securities_created,
+        prices=loaded.prices_created,
+        counts=counts,
+        seconds_market_data=market_seconds,
+        seconds_book=time.perf_counter() - started,
+    )
+
+
+def _check_free(specs: tuple[DemoFirmSpec, ...]) -> None:
+    user_model = get_user_model()
+    names = [name for spec in specs for name, _ in spec.usernames()]
+    taken = sorted(user_model.objects.filter(username__in=names).values_list("username", flat=True))
+    if taken:
+        raise DemoBookError(f"usernames already taken: {', '.join(taken)}; use a fresh database")
+    firms = Firm.objects.filter(slug__in=[s.slug for s in specs]) | Firm.objects.filter(
+        name__in=[s.name for s in specs]
+    )
+    clash = sorted(firms.values_list("slug", flat=True))
+    if clash:
+        raise DemoBookError(f"firms already exist: {', '.join(clash)}; use a fresh database")
+
+
+def demo_book_build(*, seed: int = DEFAULT_SEED, accounts: int = DEFAULT_ACCOUNTS) -> BookReport:
+    """Build the whole demo (both firms and the ``operator`` superuser) unless it exists."""
+    if not 1 <= accounts <= MAX_ACCOUNTS:
+        raise DemoBookError(f"accounts must be between 1 and {MAX_ACCOUNTS:,}, got {accounts}")
+    started = time.perf_counter()
+    report = BookReport(created=False, seed=seed)
+    if Firm.objects.filter(slug=DEMO_SLUG).exists():
+        return report
+    specs = demo_specs(seed=seed, accounts=accounts)
+    universe = universe_load()
+    # A fixed salt makes the hash, like the rest of the book, a function of the seed.
+    password_hash = make_password(DEMO_PASSWORD, salt=f"demobook{seed}")
+    with transaction.atomic():
+        _check_free(specs)
+        user_model = get_user_model()
+        if not user_model.objects.filter(username=OPERATOR_USERNAME).exists():
+            user_model.objects.create(
+                username=OPERATOR_USERNAME,
+                email=f"{OPERATOR_USERNAME}@demo.example",
+                password=password_hash,
+                is_staff=True,
+                is_superuser=True,
+            )
+        for spec in specs:
+            report.firms.append(
+                firm_book_build(spec=spec, universe=universe, password_hash=password_hash)
+            )
+    report.created = True
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+@dataclass(frozen=True)
+class DemoLogin:
+    username: str
+    role: str
+    firm: str
+
+
+def demo_logins() -> list[DemoLogin]:
+    """The demo's logins as they exist now: the platform operator, then each firm's users."""
+    out = []
+    user_model = get_user_model()
+    if user_model.objects.filter(username=OPERATOR_USERNAME, is_superuser=True).exists():
+        out.append(DemoLogin(OPERATOR_USERNAME, "Platform operator (superuser)", "-"))
+    memberships = (
+        Membership.objects.filter(firm__slug__in=[DEMO_SLUG, SECOND_SLUG])
+        .select_related("firm", "user")
+        .order_by("firm__name", "role", "user__username")
+    )
+    out += [DemoLogin(m.user.username, m.get_role_display(), m.firm.name) for m in memberships]
+    return out

@@ -1,0 +1,87 @@
+"""``manage.py demo_book [--accounts N] [--seed S]``: build the demo book (idempotent), report times.
+
+Thin: parses options, calls :func:`accounts.demo.build.demo_book_build`, prints the report and,
+only in demo mode (``settings.DEMO_MODE``), the demo logins.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from accounts.demo.build import (
+    DEFAULT_ACCOUNTS,
+    DEFAULT_SEED,
+    DEMO_PASSWORD,
+    BookReport,
+    DemoBookError,
+    demo_book_build,
+    demo_logins,
+)
+
+
+class Command(BaseCommand):
+    help = (
+        "Build the demo book deterministically from a seed: 'Demo Wealth Partners' (one user per "
+        "role, ACCOUNTS accounts) and 'Second Street Advisors' (a small book, to show isolation), "
+        "with real S&P 500 prices and labelled synthetic funds. Does nothing if the demo firm "
+        "exists."
+    )
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument(
+            "--accounts",
+            type=int,
+            default=DEFAULT_ACCOUNTS,
+            help=f"accounts in the demo firm (default {DEFAULT_ACCOUNTS:,})",
+        )
+        parser.add_argument(
+            "--seed", type=int, default=DEFAULT_SEED, help=f"random seed (default {DEFAULT_SEED})"
+        )
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        try:
+            report = demo_book_build(seed=options["seed"], accounts=options["accounts"])
+        except DemoBookError as exc:
+            raise CommandError(str(exc)) from exc
+        if report.created:
+            self._report(report)
+        else:
+            self.stdout.write(
+                "The demo book exists (firm 'demo'): left as it is. "
+                "A fresh book needs a fresh database."
+            )
+        self._logins()
+
+    def _report(self, report: BookReport) -> None:
+        self.stdout.write(self.style.SUCCESS(f"Built the demo book from seed {report.seed}."))
+        for firm in report.firms:
+            c = firm.counts
+            kinds = ", ".join(f"{n:,} {k.replace('_', ' ')}" for k, n in sorted(c.by_kind.items()))
+            self.stdout.write(
+                f"  {firm.name} ({firm.slug}): {firm.users} users, {c.households:,} households, "
+                f"{c.accounts:,} accounts ({kinds}), {c.positions:,} positions, {c.lots:,} lots; "
+                f"{firm.securities:,} securities, {firm.prices:,} prices"
+            )
+            self.stdout.write(
+                f"    market data {firm.seconds_market_data:.1f} s, "
+                f"book {firm.seconds_book:.1f} s"
+            )
+        self.stdout.write(f"Total {report.seconds:.1f} s.")
+
+    def _logins(self) -> None:
+        if not settings.DEMO_MODE:
+            self.stdout.write(
+                "Demo logins are not shown outside demo mode (REBALANCER_DEMO is off)."
+            )
+            return
+        logins = demo_logins()
+        if not logins:
+            return
+        self.stdout.write(f"\nDemo logins (demo mode only), password for all: {DEMO_PASSWORD}")
+        width = max(len(login.username) for login in logins)
+        role_width = max(len(login.role) for login in logins)
+        for login in logins:
+            self.stdout.write(f"  {login.username:<{width}}  {login.role:<{role_width}}  {login.firm}")

@@ -1,0 +1,420 @@
+"""Read side of households, accounts, positions and lots.
+
+Values are computed in SQL: a position is worth ``quantity x latest close`` (the latest close is a
+correlated ``LIMIT 1`` probe of the unique ``(security, date)`` price index, see
+:mod:`models_hub.selectors`); an account adds its cash. Money is ``Decimal`` throughout and rounded
+to cents only where it is shown or summed for display.
+
+Holding periods follow the IRS rule used by :func:`optimizer.tax.is_long_term`: a lot is long term
+when the valuation date is after the first anniversary of its acquisition (29 February maps to 28
+February), i.e. held more than one year; otherwise (held one year or less) it is short term.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any, TypeVar
+
+from django.db.models import (
+    Count,
+    DecimalField,
+    ExpressionWrapper,
+    F,
+    OuterRef,
+    Prefetch,
+    Q,
+    QuerySet,
+    Subquery,
+    Sum,
+    Value,
+)
+from django.db.models.functions import Coalesce
+
+from accounts.models import Account, Household, Position, RegistrationType, TaxLot
+from models_hub.models import Price, Security
+from models_hub.selectors import latest_close_subquery, latest_date_subquery
+from rebalancer.tenancy import AnyUser
+
+_Row = TypeVar("_Row", Account, Household)
+
+ZERO = Decimal("0")
+CENT = Decimal("0.01")
+#: Output type of every SQL money/value expression (quantity 6dp x close 6dp, summed).
+VALUE_FIELD = DecimalField(max_digits=30, decimal_places=6)
+
+
+def cents(value: Decimal) -> Decimal:
+    """Round a dollar amount to cents, half up (how statements show money)."""
+    return value.quantize(CENT, rounding=ROUND_HALF_UP)
+
+
+def anniversary(acquired_on: dt.date) -> dt.date:
+    """First anniversary of an acquisition; 29 February maps to 28 February."""
+    try:
+        return acquired_on.replace(year=acquired_on.year + 1)
+    except ValueError:
+        return acquired_on.replace(year=acquired_on.year + 1, day=28)
+
+
+def is_long_term(acquired_on: dt.date, as_of: dt.date) -> bool:
+    """Whether a sale on ``as_of`` is long term (held more than one year)."""
+    return as_of > anniversary(acquired_on)
+
+
+# --- SQL value expressions -------------------------------------------------------------------
+
+
+def _market_value_expression() -> ExpressionWrapper[Any]:
+    """``quantity x latest close`` of the outer Position row."""
+    return ExpressionWrapper(
+        F("quantity") * latest_close_subquery(security_ref="security_id"), output_field=VALUE_FIELD
+    )
+
+
+def _positions_value_subquery(*, user: AnyUser, group: str, outer: str) -> Coalesce:
+    """Sum of position market values grouped by ``group``, correlated to the outer ``outer`` id."""
+    positions = (
+        Position.objects.for_user(user)
+        .filter(**{group: OuterRef(outer)})
+        .order_by()
+        .values(group)
+        .annotate(value=Sum(_market_value_expression()))
+        .values("value")
+    )
+    return Coalesce(
+        Subquery(positions, output_field=VALUE_FIELD), Value(ZERO), output_field=VALUE_FIELD
+    )
+
+
+def account_list(
+    *, user: AnyUser, household_id: int | None = None, search: str = ""
+) -> QuerySet[Account]:
+    """Accounts visible to ``user`` in display order (household name, account number).
+
+    Not valued: list pages value only the rows they show, with :func:`with_account_values`.
+    """
+    accounts = Account.objects.for_user(user).select_related("household", "advisor")
+    if household_id is not None:
+        accounts = accounts.filter(household_id=household_id)
+    search = search.strip()
+    if search:
+        accounts = accounts.filter(
+            Q(name__icontains=search)
+            | Q(account_number__icontains=search)
+            | Q(household__name__icontains=search)
+        )
+    return accounts.order_by("household__name", "household_id", "account_number", "pk")
+
+
+def with_account_values(accounts: QuerySet[Account], *, user: AnyUser) -> QuerySet[Account]:
+    """Annotate scoped accounts with ``securities_value`` and ``total_value`` (with cash)."""
+    value = _positions_value_subquery(user=user, group="account_id", outer="pk")
+    return accounts.annotate(
+        securities_value=value,
+        total_value=ExpressionWrapper(value + F("cash_balance"), output_field=VALUE_FIELD),
+    )
+
+
+def household_list(*, user: AnyUser, search: str = "") -> QuerySet[Household]:
+    """Households visible to ``user`` by name; value the shown rows with
+    :func:`with_household_values`."""
+    households = Household.objects.for_user(user)
+    search = search.strip()
+    if search:
+        households = households.filter(Q(name__icontains=search) | Q(external_id__iexact=search))
+    return households.order_by("name", "pk")
+
+
+def with_household_values(households: QuerySet[Household], *, user: AnyUser) -> QuerySet[Household]:
+    """Annotate scoped households with ``account_count`` and ``total_value`` (with cash)."""
+    scoped_accounts = (
+        Account.objects.for_user(user)
+        .filter(household_id=OuterRef("pk"))
+        .order_by()
+        .values("household_id")
+    )
+    account_count = Subquery(scoped_accounts.annotate(n=Count("pk")).values("n"))
+    cash = Subquery(
+        scoped_accounts.annotate(cash=Sum("cash_balance")).values("cash"),
+        output_field=VALUE_FIELD,
+    )
+    value = _positions_value_subquery(user=user, group="account__household_id", outer="pk")
+    return households.annotate(
+        account_count=Coalesce(account_count, Value(0)),
+        total_value=ExpressionWrapper(
+            value + Coalesce(cash, Value(ZERO), output_field=VALUE_FIELD),
+            output_field=VALUE_FIELD,
+        ),
+    )
+
+
+def valued_page(queryset: QuerySet[_Row], ids: list[int], *, user: AnyUser) -> list[_Row]:
+    """The rows with ``ids`` (one page of a list), valued, in the order of ``ids``.
+
+    Paging first and valuing second keeps the cost per page constant: an OFFSET over valued
+    rows would compute the value of every skipped row too.
+    """
+    model = queryset.model
+    page: Any = queryset.filter(pk__in=ids)
+    if model is Account:
+        valued: QuerySet[Any] = with_account_values(page, user=user)
+    elif model is Household:
+        valued = with_household_values(page, user=user)
+    else:
+        raise TypeError(f"cannot value {model.__name__} rows")
+    by_pk = {row.pk: row for row in valued}
+    return [by_pk[pk] for pk in ids if pk in by_pk]
+
+
+def prices_as_of(*, user: AnyUser) -> dt.date | None:
+    """The valuation date: the most recent date with any price in the user's firm."""
+    return Price.objects.for_user(user).order_by("-date").values_list("date", flat=True).first()
+
+
+# --- Totals ------------------------------------------------------------------------------------
+
+
+def securities_value(*, user: AnyUser) -> Decimal:
+    """Market value of every position visible to ``user`` at latest prices.
+
+    Positions are summed per security first (one pass over the positions), then each security's
+    quantity is multiplied by its latest close: one index probe per security, not per position.
+    """
+    per_security = (
+        Position.objects.for_user(user)
+        .order_by()
+        .values("firm_id", "security_id")
+        .annotate(held=Sum("quantity"))
+        .annotate(close=latest_close_subquery(security_ref="security_id"))
+    )
+    total = per_security.aggregate(
+        value=Sum(ExpressionWrapper(F("held") * F("close"), output_field=VALUE_FIELD))
+    )["value"]
+    return cents(total) if total is not None else ZERO
+
+
+def firm_aum(*, user: AnyUser) -> Decimal:
+    """Assets under management visible to ``user``: positions at latest closes plus cash.
+
+    Firm-wide for roles that see the whole firm; an advisor's own book for an advisor.
+    """
+    cash = Account.objects.for_user(user).aggregate(cash=Sum("cash_balance"))["cash"] or ZERO
+    return cents(securities_value(user=user) + cash)
+
+
+@dataclass(frozen=True)
+class BookSummary:
+    """Headline figures of the households/accounts a user can see."""
+
+    households: int
+    accounts: int
+    securities_value: Decimal
+    cash: Decimal
+    aum: Decimal
+    prices_as_of: dt.date | None
+
+
+def book_summary(*, user: AnyUser) -> BookSummary:
+    account_figures = Account.objects.for_user(user).aggregate(
+        n=Count("pk"), cash=Sum("cash_balance")
+    )
+    cash = cents(account_figures["cash"] or ZERO)
+    value = securities_value(user=user)
+    return BookSummary(
+        households=Household.objects.for_user(user).count(),
+        accounts=account_figures["n"],
+        securities_value=value,
+        cash=cash,
+        aum=cents(value + cash),
+        prices_as_of=prices_as_of(user=user),
+    )
+
+
+def accounts_by_registration(*, user: AnyUser) -> list[dict[str, Any]]:
+    """Count and cash of visible accounts per registration type, in a fixed order."""
+    rows = (
+        Account.objects.for_user(user)
+        .order_by("registration_type")
+        .values("registration_type")
+        .annotate(n=Count("pk"), cash=Sum("cash_balance"))
+    )
+    return [
+        {
+            "registration_type": r["registration_type"],
+            "label": RegistrationType(r["registration_type"]).label,
+            "accounts": r["n"],
+            "cash": cents(r["cash"]),
+        }
+        for r in rows
+    ]
+
+
+# --- Holdings of one account -------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LotHolding:
+    """One tax lot valued at the latest close. Gains are ``None`` when the security has no price."""
+
+    lot: TaxLot
+    market_value: Decimal | None
+    unrealized: Decimal | None
+    long_term: bool
+    days_held: int
+
+
+@dataclass(frozen=True)
+class PositionHolding:
+    """One position with its lots; unrealized gain split short term / long term by lot."""
+
+    position: Position
+    security: Security
+    as_of: dt.date
+    quantity: Decimal
+    latest_close: Decimal | None
+    price_date: dt.date | None
+    market_value: Decimal | None
+    cost_basis: Decimal
+    unrealized_st: Decimal | None
+    unrealized_lt: Decimal | None
+    lots: list[LotHolding]
+
+    @property
+    def unrealized(self) -> Decimal | None:
+        if self.unrealized_st is None or self.unrealized_lt is None:
+            return None
+        return self.unrealized_st + self.unrealized_lt
+
+    @property
+    def stale(self) -> bool:
+        """Priced, but not on the valuation date."""
+        return self.price_date is not None and self.price_date != self.as_of
+
+
+@dataclass(frozen=True)
+class AccountHoldings:
+    """An account's holdings valued at latest closes, as of the firm's latest price date."""
+
+    account: Account
+    as_of: dt.date
+    positions: list[PositionHolding]
+    securities_value: Decimal
+    cash: Decimal
+    total_value: Decimal
+    cost_basis: Decimal
+    unrealized_st: Decimal
+    unrealized_lt: Decimal
+    unpriced: list[str]
+
+    @property
+    def has_synthetic(self) -> bool:
+        return any(p.security.is_synthetic for p in self.positions)
+
+
+def with_valuation(positions: QuerySet[Position], *, user: AnyUser) -> QuerySet[Position]:
+    """Annotate scoped positions with ``latest_close``, ``latest_date`` and ``market_value``
+    (unrounded, ``None`` when unpriced) and prefetch their scoped lots, oldest first."""
+    lots = TaxLot.objects.for_user(user).order_by("acquired_on", "lot_id", "pk")
+    return (
+        positions.select_related("security")
+        .annotate(
+            latest_close=latest_close_subquery(security_ref="security_id"),
+            latest_date=latest_date_subquery(security_ref="security_id"),
+            market_value=_market_value_expression(),
+        )
+        .prefetch_related(Prefetch("lots", queryset=lots))
+    )
+
+
+def _position_queryset(*, user: AnyUser) -> QuerySet[Position]:
+    return with_valuation(Position.objects.for_user(user), user=user)
+
+
+def _position_holding(position: Any, as_of: dt.date) -> PositionHolding:
+    close: Decimal | None = position.latest_close
+    lots: list[LotHolding] = []
+    st = lt = ZERO
+    basis = ZERO
+    for lot in position.lots.all():
+        value = cents(lot.quantity * close) if close is not None else None
+        long_term = is_long_term(lot.acquired_on, as_of)
+        gain = value - lot.cost_basis if value is not None else None
+        if gain is not None:
+            if long_term:
+                lt += gain
+            else:
+                st += gain
+        basis += lot.cost_basis
+        lots.append(
+            LotHolding(
+                lot=lot,
+                market_value=value,
+                unrealized=gain,
+                long_term=long_term,
+                days_held=(as_of - lot.acquired_on).days,
+            )
+        )
+    return PositionHolding(
+        position=position,
+        security=position.security,
+        as_of=as_of,
+        quantity=position.quantity,
+        latest_close=close,
+        price_date=position.latest_date,
+        market_value=cents(position.quantity * close) if close is not None else None,
+        cost_basis=basis,
+        unrealized_st=st if close is not None else None,
+        unrealized_lt=lt if close is not None else None,
+        lots=lots,
+    )
+
+
+def account_holdings(
+    *, user: AnyUser, account_id: int, as_of: dt.date | None = None
+) -> AccountHoldings:
+    """Holdings of one account with lots and unrealized short/long-term gains.
+
+    Raises ``Account.DoesNotExist`` when the account is not visible to ``user`` (another firm, or
+    an advisor's unassigned household): views turn that into a 404.
+    """
+    account = (
+        Account.objects.for_user(user).select_related("household", "advisor").get(pk=account_id)
+    )
+    as_of = as_of or prices_as_of(user=user) or dt.date.today()
+    positions = [
+        _position_holding(p, as_of)
+        for p in _position_queryset(user=user)
+        .filter(account_id=account.pk)
+        .order_by("security__ticker", "pk")
+    ]
+    value = sum((p.market_value for p in positions if p.market_value is not None), ZERO)
+    cash = account.cash_balance
+    return AccountHoldings(
+        account=account,
+        as_of=as_of,
+        positions=positions,
+        securities_value=value,
+        cash=cash,
+        total_value=value + cash,
+        cost_basis=sum((p.cost_basis for p in positions), ZERO),
+        unrealized_st=sum(
+            (p.unrealized_st for p in positions if p.unrealized_st is not None), ZERO
+        ),
+        unrealized_lt=sum(
+            (p.unrealized_lt for p in positions if p.unrealized_lt is not None), ZERO
+        ),
+        unpriced=[p.security.ticker for p in positions if p.latest_close is None],
+    )
+
+
+def position_holding(
+    *, user: AnyUser, position_id: int, as_of: dt.date | None = None
+) -> PositionHolding:
+    """One position with its lots (the account page's expandable row).
+
+    Raises ``Position.DoesNotExist`` when the position is not visible to ``user``.
+    """
+    position = _position_queryset(user=user).select_related("account").get(pk=position_id)
+    return _position_holding(position, as_of or prices_as_of(user=user) or dt.date.today())

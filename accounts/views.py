@@ -1,0 +1,124 @@
+"""Household, account and position pages. Lists are paged, then only the shown rows are valued."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.models import QuerySet
+from django.http import Http404
+from django.views.generic import DetailView, ListView, TemplateView
+
+from accounts.models import Account, Household, Position
+from accounts.selectors import (
+    account_holdings,
+    account_list,
+    household_list,
+    position_holding,
+    valued_page,
+)
+from rebalancer.mixins import FirmScopedMixin
+from rebalancer.roles import Resource
+from rebalancer.views import PAGE_SIZE, HtmxPartialMixin
+
+
+class ValuedListMixin:
+    """Page the plain list, then value only the page's rows (see :func:`valued_page`)."""
+
+    request: Any
+
+    def paginate_queryset(self, queryset: Any, page_size: int) -> Any:
+        paginator, page, rows, is_paginated = super().paginate_queryset(  # type: ignore[misc]
+            queryset, page_size
+        )
+        ids = [row.pk for row in rows]
+        page.object_list = valued_page(queryset, ids, user=self.request.user)
+        return paginator, page, page.object_list, is_paginated
+
+
+class HouseholdListView(
+    FirmScopedMixin,
+    HtmxPartialMixin,
+    ValuedListMixin,
+    ListView,  # type: ignore[type-arg]
+):
+    tenancy_resource = Resource.HOUSEHOLD
+    template_name = "accounts/household_list.html"
+    partial_template_name = "accounts/partials/_household_table.html"
+    paginate_by = PAGE_SIZE
+
+    def get_queryset(self) -> QuerySet[Household]:
+        return household_list(user=self.request.user, search=self.request.GET.get("q", ""))
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        context = super().get_context_data(**kwargs)
+        context["q"] = self.request.GET.get("q", "")
+        return context
+
+
+class HouseholdDetailView(FirmScopedMixin, DetailView):  # type: ignore[type-arg]
+    tenancy_resource = Resource.HOUSEHOLD
+    model = Household
+    template_name = "accounts/household_detail.html"
+    context_object_name = "household"
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        context = super().get_context_data(**kwargs)
+        accounts = account_list(user=self.request.user, household_id=self.object.pk)
+        ids = list(accounts.values_list("pk", flat=True))
+        context["accounts"] = valued_page(accounts, ids, user=self.request.user)
+        return context
+
+
+class AccountListView(
+    FirmScopedMixin,
+    HtmxPartialMixin,
+    ValuedListMixin,
+    ListView,  # type: ignore[type-arg]
+):
+    tenancy_resource = Resource.ACCOUNT
+    template_name = "accounts/account_list.html"
+    partial_template_name = "accounts/partials/_account_table.html"
+    paginate_by = PAGE_SIZE
+
+    def get_queryset(self) -> QuerySet[Account]:
+        return account_list(user=self.request.user, search=self.request.GET.get("q", ""))
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        context = super().get_context_data(**kwargs)
+        context["q"] = self.request.GET.get("q", "")
+        return context
+
+
+class AccountDetailView(FirmScopedMixin, TemplateView):
+    """Holdings with lots expandable per position (htmx), unrealized gains split ST/LT."""
+
+    tenancy_resource = Resource.ACCOUNT
+    template_name = "accounts/account_detail.html"
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        context = super().get_context_data(**kwargs)
+        try:
+            holdings = account_holdings(user=self.request.user, account_id=kwargs["pk"])
+        except Account.DoesNotExist as exc:
+            raise Http404("No such account.") from exc
+        context["holdings"] = holdings
+        context["account"] = holdings.account
+        return context
+
+
+class PositionDetailView(FirmScopedMixin, HtmxPartialMixin, TemplateView):
+    """One position's lots: the expandable row on the account page (htmx), or a page."""
+
+    tenancy_resource = Resource.POSITION
+    template_name = "accounts/position_detail.html"
+    partial_template_name = "accounts/partials/_lots.html"
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        context = super().get_context_data(**kwargs)
+        try:
+            holding = position_holding(user=self.request.user, position_id=kwargs["pk"])
+        except Position.DoesNotExist as exc:
+            raise Http404("No such position.") from exc
+        context["p"] = holding
+        context["account"] = holding.position.account
+        return context

@@ -1,0 +1,85 @@
+"""Fast bulk inserts of plain rows, for the market-data loader and the demo book builder.
+
+Why not ``bulk_create``: it builds a model instance per row and compiles SQL per batch, about
+22,000 rows/s on SQLite here; a 100,000-account demo book has millions of lots. These helpers send
+plain tuples: ``executemany`` on SQLite (about 90,000 rows/s) and ``COPY ... FROM STDIN`` on
+PostgreSQL. They bypass model validation and ``save()``, so callers pass values that are already
+valid and complete (no defaults, no ``auto_now_add``): only for trusted, generated rows, inside the
+caller's transaction.
+
+Values per column: ``int``, ``str``, ``bool``, ``datetime.date``, ``Decimal`` (or a string form of
+one), and aware datetimes adapted once with ``connection.ops.adapt_datetimefield_value``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from itertools import islice
+from typing import Any
+
+from django.db import connection, models
+
+BATCH_SIZE = 5_000
+
+
+def _columns(model: type[models.Model], fields: Sequence[str]) -> list[str]:
+    opts = model._meta
+    return [opts.get_field(name).column for name in fields]  # type: ignore[union-attr]
+
+
+def rows_insert(
+    *,
+    model: type[models.Model],
+    fields: Sequence[str],
+    rows: Iterable[Sequence[Any]],
+    batch_size: int = BATCH_SIZE,
+) -> int:
+    """Insert ``rows`` (tuples in the order of ``fields``, attnames like ``firm_id``); return count."""
+    quote = connection.ops.quote_name
+    table = quote(model._meta.db_table)
+    columns = ", ".join(quote(c) for c in _columns(model, fields))
+    count = 0
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            # Django's cursor wraps a psycopg 3 cursor, which speaks COPY.
+            with cursor.cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(row)
+                    count += 1
+            return count
+        placeholders = ", ".join(["%s"] * len(fields))
+        sql = f"INSERT INTO {table} ({columns}) VALUES ({placeholders})"
+        iterator = iter(rows)
+        while batch := list(islice(iterator, batch_size)):
+            cursor.executemany(sql, batch)
+            count += len(batch)
+    return count
+
+
+def ids_reserve(*, model: type[models.Model], count: int) -> list[int]:
+    """``count`` primary keys for rows of ``model`` that the caller inserts with explicit ids.
+
+    PostgreSQL: values drawn from the table's identity sequence (safe beside concurrent writers).
+    SQLite: the ids after the largest used one; safe because the caller holds SQLite's single
+    write lock (it is inside a transaction that has written) until it commits.
+    """
+    if count <= 0:
+        return []
+    table = model._meta.db_table
+    pk_column = model._meta.pk.column  # type: ignore[union-attr]
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute(
+                "SELECT nextval(pg_get_serial_sequence(%s, %s)) FROM generate_series(1, %s)",
+                [table, pk_column, count],
+            )
+            return sorted(int(r[0]) for r in cursor.fetchall())
+        quote = connection.ops.quote_name
+        cursor.execute(f"SELECT MAX({quote(pk_column)}) FROM {quote(table)}")
+        (largest,) = cursor.fetchone()
+        start = int(largest or 0)
+        if connection.vendor == "sqlite":
+            cursor.execute("SELECT seq FROM sqlite_sequence WHERE name = %s", [table])
+            seq = cursor.fetchone()
+            start = max(start, int(seq[0]) if seq else 0)
+    return list(range(start + 1, start + 1 + count))

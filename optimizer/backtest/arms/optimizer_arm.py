@@ -1,0 +1,296 @@
+"""The engine as an arm: the adapter from backtest state to ``optimizer.Problem`` and back.
+
+On a rebalance day the arm states one problem for the account:
+
+* universe: the vintage's members whose quotes have not ended (ticker order); names without a
+  quote today are ``do_not_trade`` at their last close;
+* targets: today's cap weights of the benchmark (``prices.bench_weights``);
+* lots: every open ledger lot (row id = lot id), basis grossed up by the 2 bps sale cost
+  (``basis / (1 - cost)``) so the engine's "gain < 0" is the ledger's "proceeds < basis", and
+  the holding-period start (moved earlier by any wash-sale carry-over) as ``acquired``;
+* cash: the ledger's cash; a negative balance (a tax bill) becomes a withdrawal of that size;
+* risk model: ``optimizer.risk`` estimated on the 2015-07-08 members from trailing dividend-
+  adjusted closes as of the last trading day of the previous month (no look-ahead), refreshed
+  monthly, converted to ANNUAL units (x 252); the arm does not trade before the first month-end
+  of the data (2015-01-30) because no trailing history exists before it;
+* recent trades: the ledger's buys and loss sales of the last 30 days (wash-sale windows);
+* equivalence groups: share classes of one issuer present in the universe (substantially
+  identical);
+* settings: the tax-aware objective (tax weight 1, cost weight 1, ``RISK_AVERSION``), the hard
+  tracking-error cap ``te_max`` (annual), post-trade cash at most ``CASH_MAX`` (soft), fractional
+  shares, ``MIN_TRADE`` $.
+
+The daily arms solve only on days that pass a documented screen (``should_solve``); on other
+days they hold. The monthly arm solves on month-ends.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from dataclasses import dataclass, field
+from functools import lru_cache
+
+import numpy as np
+import numpy.typing as npt
+
+import optimizer
+from optimizer import risk
+from optimizer.backtest.prices import MarketData, bench_weights
+from optimizer.backtest.sim import COST_RATE, Sim
+from optimizer.backtest.taxes import ACTUAL_RATES, SHARE_EPS, WASH_DAYS
+from optimizer.types import (
+    EquivalenceGroup,
+    Lots,
+    Problem,
+    RecentTrade,
+    RiskModel,
+    Settings,
+    Side,
+    Status,
+    TaxRates,
+)
+
+FloatArray = npt.NDArray[np.float64]
+IntArray = npt.NDArray[np.int64]
+
+RISK_AVERSION = 1.0
+MIN_TRADE = 100.0
+CASH_MAX = 0.001
+"""Soft cap on post-trade cash (fraction of the account): the arm stays invested."""
+CASH_TRIGGER = 0.003
+"""Screen: solve when cash exceeds this fraction of the account (or is negative)."""
+LOSS_FRACTION = 0.01
+"""Screen: a lot counts as harvestable when its value net of cost is this far below basis."""
+LOSS_TRIGGER = 0.0005
+"""Screen: solve when harvestable losses exceed this fraction of the account ..."""
+LOSS_GROWTH = 1.25
+"""... and this multiple of the harvestable losses left after the last solve."""
+TE_TRIGGER = 1.1
+"""Screen: solve when ex-ante tracking error exceeds this multiple of the cap."""
+
+ORDINAL_EPOCH = np.datetime64("0001-01-01", "D")
+"""datetime64 of date ordinal 1."""
+
+_RISK_CACHE: dict[tuple[int, int], risk.FactorModelArrays] = {}
+
+
+@lru_cache(maxsize=8)
+def _ticker_index(tickers: tuple[str, ...]) -> dict[str, int]:
+    return {t: k for k, t in enumerate(tickers)}
+
+
+def risk_model_for(md: MarketData, t: int) -> risk.FactorModelArrays | None:
+    """Factor model (daily units) of all 2015-07-08 members as of the last trading day of the
+    month before row ``t``'s month, or None if that is before the data starts. Cached."""
+    month = md.dates[t].astype("datetime64[M]")
+    first = np.datetime64(month, "D")
+    prev = int(np.searchsorted(md.dates, first)) - 1
+    if prev < 1:
+        return None
+    key = (int(month.astype(np.int64)), prev)
+    if key not in _RISK_CACHE:
+        members = tuple(t for t, c in zip(md.tickers, md.cap2015, strict=True) if np.isfinite(c))
+        sectors = dict(zip(md.tickers, md.sectors, strict=True))
+        _RISK_CACHE[key] = risk.estimate_factor_arrays(
+            md.adj_table(), md.dates[prev], sectors, tickers=members
+        )
+    return _RISK_CACHE[key]
+
+
+@dataclass
+class OptimizerArm:
+    """``opt_<daily|monthly>_te<bps>``: the engine rebalancing with a hard TE cap."""
+
+    key: str
+    daily: bool
+    te_max: float
+    wash_sale: bool = True
+    loss_left: float = 0.0
+    last_month: int = -1
+    statuses: dict[str, int] = field(default_factory=dict)
+
+    # ---- the screen
+    def harvestable(self, sim: Sim) -> float:
+        """$ of losses in lots more than ``LOSS_FRACTION`` below basis (net of cost) whose
+        group has had no purchase in the last 30 days (the engine may sell them)."""
+        lg = sim.ledger
+        px = sim.md.close[sim.t]
+        rows = lg.open_rows()
+        rows = rows[np.isfinite(px[lg.tk[rows]])]
+        value = lg.shares[rows] * px[lg.tk[rows]] * (1.0 - COST_RATE)
+        loss = lg.basis[rows] - value
+        hit = loss > LOSS_FRACTION * lg.basis[rows]
+        if not hit.any():
+            return 0.0
+        grp = sim.md.groups[lg.tk[rows]]
+        free = lg.last_buy[grp] < sim.day - WASH_DAYS
+        return float(loss[hit & free].sum())
+
+    def ex_ante_te(self, sim: Sim, model: risk.FactorModelArrays) -> float:
+        """Annual ex-ante TE of the current weights vs the benchmark (decimal)."""
+        u, _ = self._universe(sim)
+        px = np.nan_to_num(sim.price)
+        total = sim.value()
+        w = sim.ledger.position[u] * px[u] / total
+        active = w - bench_weights(sim.md, sim.v, sim.t)[u]
+        rows = self._model_rows(sim.md, model, u)
+        b = model.loadings[rows]
+        x = b.T @ active
+        var = float(x @ model.factor_cov @ x + active @ (model.specific_var[rows] * active))
+        return float(np.sqrt(max(var, 0.0) * risk.TRADING_DAYS_PER_YEAR))
+
+    def should_solve(self, sim: Sim, model: risk.FactorModelArrays) -> bool:
+        reason = self.screen(sim, model)
+        if reason:
+            sim.notes[f"trigger_{reason}"] = sim.notes.get(f"trigger_{reason}", 0.0) + 1.0
+        return bool(reason)
+
+    def screen(self, sim: Sim, model: risk.FactorModelArrays) -> str:
+        """The arm's rule for trading today.
+
+        Monthly arm: every month-end (and any day cash is negative).
+        Daily arm: the first trading day of a month (new risk model); or cash outside
+        [0, ``CASH_TRIGGER`` x value]; or harvestable losses > ``LOSS_TRIGGER`` x value and >
+        ``LOSS_GROWTH`` x those left after the last solve; or ex-ante TE > ``TE_TRIGGER`` x cap (the engine
+        leaves TE at the cap after harvesting, so a trigger below 1 would fire every day).
+        """
+        cash = sim.ledger.cash
+        if cash < -1.0:
+            return "cash"
+        if not self.daily:
+            return "month_end" if sim.month_end() else ""
+        month = int(sim.md.dates[sim.t].astype("datetime64[M]").astype(np.int64))
+        if month != self.last_month:
+            return "month"
+        value = sim.value()
+        if cash > CASH_TRIGGER * value:
+            return "cash"
+        h = self.harvestable(sim)
+        if h > LOSS_TRIGGER * value and h > LOSS_GROWTH * self.loss_left:
+            return "loss"
+        if self.ex_ante_te(sim, model) > TE_TRIGGER * self.te_max:
+            return "te"
+        return ""
+
+    # ---- the problem
+    @staticmethod
+    def _universe(sim: Sim) -> tuple[IntArray, dict[int, int]]:
+        u = np.flatnonzero(sim.alive()).astype(np.int64)
+        return u, {int(i): k for k, i in enumerate(u)}
+
+    @staticmethod
+    def _model_rows(md: MarketData, model: risk.FactorModelArrays, u: IntArray) -> IntArray:
+        index = _ticker_index(model.tickers)
+        return np.array([index[md.tickers[i]] for i in u], dtype=np.int64)
+
+    def build_problem(self, sim: Sim, model: risk.FactorModelArrays) -> tuple[Problem, IntArray]:
+        """The engine's problem for today and the universe (ticker indexes, problem order)."""
+        md, lg = sim.md, sim.ledger
+        u, pos = self._universe(sim)
+        day = sim.day
+        today = dt.date.fromordinal(day)
+        rows = lg.open_rows()
+        lots = Lots(
+            lot_id=rows.astype(np.int64),
+            security=np.array([pos[int(i)] for i in lg.tk[rows]], dtype=np.int64),
+            shares=lg.shares[rows].copy(),
+            cost_basis=lg.basis[rows] / (1.0 - COST_RATE),
+            acquired=ORDINAL_EPOCH + (lg.start[rows] - 1).astype("timedelta64[D]"),
+        )
+        mrows = self._model_rows(md, model, u)
+        ann = float(risk.TRADING_DAYS_PER_YEAR)
+        rm = RiskModel(
+            loadings=np.asarray(model.loadings[mrows].toarray()),
+            factor_cov=model.factor_cov * ann,
+            specific_var=model.specific_var[mrows] * ann,
+            name=f"risk as of {model.as_of}",
+        )
+        col = _ticker_index(md.tickers)
+        recent: dict[tuple[int, int, str, bool], RecentTrade] = {}
+        for tr in reversed(sim.ledger.log):
+            if tr.day < day - WASH_DAYS:
+                break
+            if tr.kind not in ("B", "S"):
+                continue
+            i = col[tr.ticker]
+            if i not in pos:
+                continue
+            loss = tr.kind == "S" and tr.gain < 0.0
+            if tr.kind == "S" and not loss:
+                continue
+            side = Side.BUY if tr.kind == "B" else Side.SELL
+            key = (pos[i], tr.day, side.value, loss)
+            recent[key] = RecentTrade(
+                security=pos[i],
+                trade_date=dt.date.fromordinal(tr.day),
+                side=side,
+                realized_loss=loss,
+                account_id=self.key,
+            )
+        groups: list[EquivalenceGroup] = []
+        for g in np.unique(md.groups[u]):
+            members = tuple(pos[int(i)] for i in u[md.groups[u] == g])
+            if len(members) > 1:
+                groups.append(
+                    EquivalenceGroup(
+                        members=members,
+                        substantially_identical=True,
+                        name=md.group_names[int(g)],
+                    )
+                )
+        cash = lg.cash
+        year = today.year
+        problem = Problem(
+            account_id=f"{sim.v.label}:{self.key}",
+            as_of=today,
+            security_ids=tuple(md.tickers[i] for i in u),
+            prices=np.array(sim.price[u], dtype=np.float64),
+            targets=bench_weights(md, sim.v, sim.t)[u],
+            lots=lots,
+            cash=max(cash, 0.0),
+            withdrawal=max(-cash, 0.0),
+            settings=Settings(
+                risk_aversion=RISK_AVERSION,
+                te_max=self.te_max,
+                fractional_shares=True,
+                min_trade=MIN_TRADE,
+                cash_max=CASH_MAX,
+            ),
+            tax_rates=TaxRates(ACTUAL_RATES.st(year), ACTUAL_RATES.lt(year)),
+            risk_model=rm,
+            cost_rates=np.full(len(u), COST_RATE),
+            do_not_trade=~np.isfinite(md.close[sim.t, u]),
+            recent_trades=tuple(recent[k] for k in sorted(recent)),
+            equivalence_groups=tuple(groups),
+        )
+        return problem, u
+
+    # ---- the day
+    def on_day(self, sim: Sim) -> None:
+        model = risk_model_for(sim.md, sim.t)
+        if model is None:
+            return
+        if not self.should_solve(sim, model):
+            return
+        self.last_month = int(sim.md.dates[sim.t].astype("datetime64[M]").astype(np.int64))
+        problem, u = self.build_problem(sim, model)
+        t0 = time.perf_counter()
+        sol = optimizer.solve(problem)
+        sim.solve_ms.append((time.perf_counter() - t0) * 1000.0)
+        self.statuses[sol.status.value] = self.statuses.get(sol.status.value, 0) + 1
+        sim.notes[f"status_{sol.status.value}"] = float(self.statuses[sol.status.value])
+        if sol.status in (Status.OPTIMAL, Status.RELAXED):
+            lg = sim.ledger
+            for sale in sol.lot_sales:
+                row = int(sale.lot_id)
+                q = min(float(sale.shares), float(lg.shares[row]))
+                if q > SHARE_EPS:
+                    sim.sell_lot(row, q)
+            for trade in sol.trades:
+                if trade.side == Side.BUY and trade.shares > SHARE_EPS:
+                    i = int(u[trade.security])
+                    px = float(sim.md.close[sim.t, i])
+                    sim.trades += 1
+                    lg.buy(sim.day, i, float(trade.shares), px)
+        self.loss_left = self.harvestable(sim)

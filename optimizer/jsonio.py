@@ -1,0 +1,227 @@
+"""Versioned JSON for ``Problem`` and ``Solution`` with an exact round trip.
+
+Format (docs/optimizer-json.md): one object with ``"schema_version"`` and ``"kind"``
+(``"problem"`` / ``"solution"``), then the dataclass fields by name, in declaration order.
+Floats are written with ``repr`` (shortest form that reads back to the same double);
+non-finite floats as the strings ``"inf"``, ``"-inf"``, ``"nan"`` (the output is strict JSON);
+dates as ISO ``YYYY-MM-DD``; 1-D arrays as lists; 2-D arrays as ``{"shape": [r, c],
+"values": [row-major list]}``; enums by value; ``None`` as ``null``.
+
+The encoder is driven by the dataclass type hints, so a new field is serialised without
+touching this module (and a field the reader does not know is an error, not silently dropped).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import enum
+import json
+import math
+import types
+import typing
+from functools import cache
+from typing import Any
+
+import numpy as np
+
+from optimizer.types import Problem, Solution
+
+SCHEMA_VERSION = 1
+_NONFINITE = {"inf": math.inf, "-inf": -math.inf, "nan": math.nan}
+
+
+def _float_out(x: float) -> float | str:
+    if math.isfinite(x):
+        return float(x)
+    if math.isnan(x):
+        return "nan"
+    return "inf" if x > 0 else "-inf"
+
+
+def _float_in(x: Any) -> float:
+    if isinstance(x, str):
+        return _NONFINITE[x]
+    if isinstance(x, bool) or not isinstance(x, int | float):
+        raise ValueError(f"expected a number, got {x!r}")
+    return float(x)
+
+
+@cache
+def _hints(cls: type) -> dict[str, Any]:
+    return typing.get_type_hints(cls)
+
+
+def _array_dtype(tp: Any) -> np.dtype[Any]:
+    """numpy dtype named by an ``npt.NDArray[...]`` annotation."""
+    dtype_arg = typing.get_args(tp)[1]  # numpy.dtype[np.float64]
+    scalar = typing.get_args(dtype_arg)[0]
+    if scalar is np.datetime64:
+        return np.dtype("datetime64[D]")
+    return np.dtype(scalar)
+
+
+def _is_array(tp: Any) -> bool:
+    return typing.get_origin(tp) is np.ndarray
+
+
+def _encode(value: Any, tp: Any) -> Any:
+    if value is None:
+        return None
+    origin = typing.get_origin(tp)
+    if origin in (typing.Union, types.UnionType):
+        inner = [a for a in typing.get_args(tp) if a is not type(None)]
+        return _encode(value, inner[0])
+    if _is_array(tp):
+        arr = np.asarray(value)
+        if arr.dtype.kind == "M":
+            flat: list[Any] = [str(d) for d in arr.astype("datetime64[D]").reshape(-1)]
+        elif arr.dtype.kind == "f":
+            flat = [_float_out(v) for v in arr.reshape(-1).tolist()]
+        else:
+            flat = arr.reshape(-1).tolist()
+        if arr.ndim == 1:
+            return flat
+        return {"shape": list(arr.shape), "values": flat}
+    if dataclasses.is_dataclass(tp):
+        return _encode_dataclass(value)
+    if origin is tuple:
+        args = typing.get_args(tp)
+        if len(args) == 2 and args[1] is Ellipsis:
+            return [_encode(v, args[0]) for v in value]
+        return [_encode(v, a) for v, a in zip(value, args, strict=True)]
+    if isinstance(tp, type) and issubclass(tp, enum.Enum):
+        return tp(value).value
+    if tp is dt.date:
+        return value.isoformat()
+    if tp is float:
+        return _float_out(float(value))
+    if tp is int:
+        return int(value)
+    if tp is bool:
+        return bool(value)
+    if tp is str:
+        return str(value)
+    if tp is Any or tp is object:
+        return value
+    raise TypeError(f"cannot encode {tp!r}")
+
+
+def _decode(obj: Any, tp: Any) -> Any:
+    if obj is None:
+        return None
+    origin = typing.get_origin(tp)
+    if origin in (typing.Union, types.UnionType):
+        inner = [a for a in typing.get_args(tp) if a is not type(None)]
+        return _decode(obj, inner[0])
+    if _is_array(tp):
+        dtype = _array_dtype(tp)
+        if isinstance(obj, dict):
+            shape = tuple(int(s) for s in obj["shape"])
+            flat = obj["values"]
+        else:
+            shape = (len(obj),)
+            flat = obj
+        if dtype.kind == "f":
+            arr = np.array([_float_in(v) for v in flat], dtype=dtype)
+        elif dtype.kind == "M":
+            arr = np.array(flat, dtype=dtype)
+        else:
+            arr = np.array(flat, dtype=dtype)
+        return arr.reshape(shape)
+    if dataclasses.is_dataclass(tp):
+        return _decode_dataclass(obj, tp)  # type: ignore[arg-type]
+    if origin is tuple:
+        args = typing.get_args(tp)
+        if len(args) == 2 and args[1] is Ellipsis:
+            return tuple(_decode(v, args[0]) for v in obj)
+        return tuple(_decode(v, a) for v, a in zip(obj, args, strict=True))
+    if isinstance(tp, type) and issubclass(tp, enum.Enum):
+        return tp(obj)
+    if tp is dt.date:
+        return dt.date.fromisoformat(obj)
+    if tp is float:
+        return _float_in(obj)
+    if tp is int:
+        if isinstance(obj, bool) or not isinstance(obj, int):
+            raise ValueError(f"expected an integer, got {obj!r}")
+        return obj
+    if tp is bool:
+        if not isinstance(obj, bool):
+            raise ValueError(f"expected true/false, got {obj!r}")
+        return obj
+    if tp is str:
+        if not isinstance(obj, str):
+            raise ValueError(f"expected a string, got {obj!r}")
+        return obj
+    raise TypeError(f"cannot decode {tp!r}")
+
+
+def _encode_dataclass(value: Any) -> dict[str, Any]:
+    hints = _hints(type(value))
+    return {
+        f.name: _encode(getattr(value, f.name), hints[f.name]) for f in dataclasses.fields(value)
+    }
+
+
+def _decode_dataclass(obj: dict[str, Any], cls: type) -> Any:
+    if not isinstance(obj, dict):
+        raise ValueError(f"expected an object for {cls.__name__}, got {type(obj).__name__}")
+    hints = _hints(cls)
+    names = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(obj) - names)
+    if unknown:
+        raise ValueError(f"unknown field(s) for {cls.__name__}: {', '.join(unknown)}")
+    kwargs = {name: _decode(obj[name], hints[name]) for name in names if name in obj}
+    return cls(**kwargs)
+
+
+def _dumps(payload: dict[str, Any]) -> str:
+    return json.dumps(payload, allow_nan=False, ensure_ascii=False)
+
+
+def _envelope(kind: str, body: dict[str, Any]) -> dict[str, Any]:
+    return {"schema_version": SCHEMA_VERSION, "kind": kind, **body}
+
+
+def _open(text: str, kind: str) -> dict[str, Any]:
+    obj = json.loads(text)
+    if not isinstance(obj, dict):
+        raise ValueError("expected a JSON object")
+    version = obj.pop("schema_version", None)
+    if version != SCHEMA_VERSION:
+        raise ValueError(f"unsupported schema_version {version!r} (this reader: {SCHEMA_VERSION})")
+    found = obj.pop("kind", None)
+    if found != kind:
+        raise ValueError(f"expected kind {kind!r}, got {found!r}")
+    return obj
+
+
+def problem_to_dict(problem: Problem) -> dict[str, Any]:
+    return _envelope("problem", _encode_dataclass(problem))
+
+
+def problem_to_json(problem: Problem) -> str:
+    return _dumps(problem_to_dict(problem))
+
+
+def problem_from_json(text: str) -> Problem:
+    result: Problem = _decode_dataclass(_open(text, "problem"), Problem)
+    return result
+
+
+def solution_to_dict(solution: Solution, *, timings: bool = True) -> dict[str, Any]:
+    """``timings=False`` gives the deterministic form (identical bytes for identical runs)."""
+    body = _encode_dataclass(solution)
+    if not timings:
+        body["diagnostics"]["timings"] = []
+    return _envelope("solution", body)
+
+
+def solution_to_json(solution: Solution, *, timings: bool = True) -> str:
+    return _dumps(solution_to_dict(solution, timings=timings))
+
+
+def solution_from_json(text: str) -> Solution:
+    result: Solution = _decode_dataclass(_open(text, "solution"), Solution)
+    return result

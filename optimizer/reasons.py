@@ -1,0 +1,206 @@
+"""Reasons a program can check and a person can read, one per trade and per lot sale.
+
+Each ``Reason`` carries the numbers (realized gain $, tax $, drift closed in weight, cost $),
+the decisive rule, and a sentence such as ``"sell lot 123: harvest $4,210 loss, LT"`` or
+``"buy IVV instead of VOO: wash-sale window until 2019-03-04"``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from optimizer.build import Prepared
+from optimizer.types import Blocked, FloatArray, LotSale, Mode, Reason, SecurityTrade, Side
+
+
+def _money(x: float) -> str:
+    return f"${abs(x):,.0f}"
+
+
+def blocked_list(prep: Prepared) -> tuple[Blocked, ...]:
+    """Every rule that blocks a trade this run, sorted by (security, what)."""
+    ids = prep.problem.security_ids
+    items: list[Blocked] = []
+    for blk in prep.wash.loss_sale:
+        items.append(
+            Blocked(
+                security=blk.security,
+                security_id=ids[blk.security],
+                what="loss_sale",
+                rule="wash_sale_household" if blk.trade.household else "wash_sale",
+                window_end=blk.window_end,
+                trade_security_id=ids[blk.trade.security],
+            )
+        )
+    for blk in prep.wash.buy:
+        items.append(
+            Blocked(
+                security=blk.security,
+                security_id=ids[blk.security],
+                what="buy",
+                rule="wash_sale_household" if blk.trade.household else "wash_sale",
+                window_end=blk.window_end,
+                trade_security_id=ids[blk.trade.security],
+            )
+        )
+    for mask, what, rule in (
+        (prep.do_not_trade, "trade", "do_not_trade"),
+        (prep.never_buy & ~prep.do_not_trade, "buy", "never_buy"),
+        (prep.never_sell & ~prep.do_not_trade, "sell", "never_sell"),
+    ):
+        for i in np.flatnonzero(mask).tolist():
+            items.append(Blocked(security=i, security_id=ids[i], what=what, rule=rule))
+    items.sort(key=lambda b: (b.security, b.what, b.rule))
+    return tuple(items)
+
+
+def _unit_drift(prep: Prepared, w: FloatArray) -> FloatArray:
+    n_units = len(prep.unit_target)
+    result: FloatArray = (
+        np.bincount(prep.unit_of, weights=w, minlength=n_units) - prep.unit_target
+    )
+    return result
+
+
+def explain(
+    prep: Prepared,
+    trades: tuple[SecurityTrade, ...],
+    sales: tuple[LotSale, ...],
+    w_after: FloatArray,
+    cash_after: float,
+) -> tuple[Reason, ...]:
+    """One reason per security trade, then one per lot sale (sorted as the inputs)."""
+    problem = prep.problem
+    ids = problem.security_ids
+    drift_before = np.abs(_unit_drift(prep, prep.holding))
+    drift_after = np.abs(_unit_drift(prep, w_after))
+    closed = drift_before - drift_after
+    hi = prep.hi_eff
+    lo = prep.lo_eff
+    cash_short = prep.cash0 < prep.cash_req
+    mode = problem.settings.mode
+    buy_block = {blk.security: blk for blk in prep.wash.buy}
+    group_of: dict[int, tuple[int, ...]] = {}
+    for group in problem.equivalence_groups:
+        for m in group.members:
+            group_of[m] = group.members
+
+    n = problem.n_securities
+    sale_sec = np.fromiter((s.security for s in sales), dtype=np.int64, count=len(sales))
+    sale_gain = np.fromiter((s.realized_gain for s in sales), dtype=np.float64, count=len(sales))
+    sale_tax = np.fromiter((s.tax for s in sales), dtype=np.float64, count=len(sales))
+    gain_sec = np.bincount(sale_sec, weights=sale_gain, minlength=n)
+    tax_sec = np.bincount(sale_sec, weights=sale_tax, minlength=n)
+    loss_sec = np.bincount(sale_sec, weights=(sale_gain < 0).astype(np.float64), minlength=n) > 0
+    sec_rule: dict[int, str] = {}
+    reasons: list[Reason] = []
+    for t in trades:
+        i = t.security
+        u = int(prep.unit_of[i])
+        dc = float(closed[u])
+        if t.side == Side.SELL:
+            loss = bool(loss_sec[i])
+            if prep.holding[i] > hi[i]:
+                rule, why = "max_weight", "over its maximum weight"
+            elif cash_short or mode == Mode.RAISE_CASH:
+                rule, why = "raise_cash", f"raise cash (now ${problem.cash:,.0f})"
+            elif loss:
+                rule, why = "harvest_loss", "harvest losses"
+            else:
+                rule, why = "reduce_drift", f"close drift {dc:.2%}"
+            text = f"sell {t.shares:g} {t.security_id} (${t.value:,.0f}): {why}"
+        else:
+            rule, why, instead, window = _buy_rule(prep, i, group_of, buy_block, lo, mode, dc)
+            if instead:
+                text = f"buy {t.security_id} instead of {instead}: {why}"
+            else:
+                text = f"buy {t.shares:g} {t.security_id} (${t.value:,.0f}): {why}"
+            sec_rule[i] = rule
+            reasons.append(
+                Reason(
+                    kind="buy",
+                    security=i,
+                    security_id=t.security_id,
+                    rule=rule,
+                    text=text,
+                    drift_closed=dc,
+                    cost=t.cost,
+                    window_end=window,
+                    instead_of=instead,
+                )
+            )
+            continue
+        sec_rule[i] = rule
+        reasons.append(
+            Reason(
+                kind="sell",
+                security=i,
+                security_id=t.security_id,
+                rule=rule,
+                text=text,
+                realized_gain=float(gain_sec[i]),
+                tax=float(tax_sec[i]),
+                drift_closed=dc,
+                cost=t.cost,
+            )
+        )
+    for s in sales:
+        if s.realized_gain < 0:
+            rule = "harvest_loss"
+            what = f"harvest {_money(s.realized_gain)} loss, {s.term}"
+        else:
+            rule = sec_rule.get(s.security, "reduce_drift")
+            what = (
+                f"realize {_money(s.realized_gain)} gain, {s.term}, tax {_money(s.tax)} "
+                f"({rule.replace('_', ' ')})"
+            )
+        reasons.append(
+            Reason(
+                kind="sell_lot",
+                security=s.security,
+                security_id=ids[s.security],
+                rule=rule,
+                text=f"sell lot {s.lot_id}: {what}",
+                lot_id=s.lot_id,
+                realized_gain=s.realized_gain,
+                term=str(s.term),
+                tax=s.tax,
+                cost=float(prep.kappa[s.security] * s.proceeds),
+            )
+        )
+    _ = cash_after
+    return tuple(reasons)
+
+
+def _buy_rule(
+    prep: Prepared,
+    i: int,
+    group_of: dict[int, tuple[int, ...]],
+    buy_block: dict[int, object],
+    lo: FloatArray,
+    mode: Mode,
+    drift_closed: float,
+) -> tuple[str, str, str, object]:
+    """(rule, plain-English why, security id bought instead of, window end or None)."""
+    ids = prep.problem.security_ids
+    members = group_of.get(i)
+    if members is not None and members[0] != i:
+        # A substitute: say why a more preferred member was not bought.
+        for better in members[: members.index(i)]:
+            blk = buy_block.get(better)
+            if blk is not None:
+                end = getattr(blk, "window_end", None)
+                return (
+                    "substitute_wash_sale",
+                    f"wash-sale window until {end.isoformat() if end else '?'}",
+                    ids[better],
+                    end,
+                )
+            if not prep.buyable[better]:
+                return "substitute_restricted", "restricted", ids[better], None
+        return "substitute_preference", "lower total cost", ids[members[0]], None
+    if prep.holding[i] < lo[i]:
+        return "min_weight", "under its minimum weight", "", None
+    if mode == Mode.INVEST_CASH or prep.cash0 > prep.cash_req:
+        return "invest_cash", f"invest cash, close drift {drift_closed:.2%}", "", None
+    return "reduce_drift", f"close drift {drift_closed:.2%}", "", None

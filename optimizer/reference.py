@@ -1,0 +1,465 @@
+"""Independent cvxpy statement of the continuous problem of ``docs/optimizer.md`` (sections 1-5).
+
+This module is the cross-check of the engine: it is written from the document and
+``optimizer/types.py`` only and shares no code with ``optimizer/build.py`` (it re-derives lot
+weights, holding periods, wash-sale and restriction fixings, drift units and every constraint).
+It is slow and straightforward on purpose: cvxpy with Clarabel underneath.
+
+- ``reference_solve(problem)``: the continuous optimum (objective with constants, and x, b).
+- ``objective_terms(problem, x, b)``: the objective of section 4 evaluated in numpy at any point.
+- ``constraint_violations(problem, x, b, tol)``: every constraint of sections 3 and 5 checked at
+  a point; returns a list of human-readable violations (empty = feasible within ``tol``).
+- ``solution_point(problem, solution)``: the (x, b) of a ``Solution``'s proposed (rounded) trades.
+
+Units: x = fraction of each lot sold (L,), b = weight bought per security (n,), weights are
+fractions of B = cash + lot values - withdrawal; money in $; risk in annual variance.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import cvxpy
+import numpy as np
+import numpy.typing as npt
+import scipy.sparse as sp
+
+from optimizer.types import Mode, Problem, Side, Solution
+
+# cvxpy's atoms are star re-exports that mypy cannot see; treat the module as untyped.
+cp: Any = cvxpy
+
+FloatArray = npt.NDArray[np.float64]
+BoolArray = npt.NDArray[np.bool_]
+
+WINDOW_DAYS = 30
+
+# Tighter than Clarabel's defaults (1e-8) so that the reference objective is accurate to well
+# below the 1e-6 relative agreement the tests ask for.
+REFERENCE_SOLVER_OPTIONS: dict[str, float | int] = {
+    "tol_gap_abs": 1e-10,
+    "tol_gap_rel": 1e-10,
+    "tol_feas": 1e-10,
+    "max_iter": 500,
+}
+
+
+@dataclass(frozen=True, eq=False)
+class Terms:
+    """Objective terms of section 4 (weight units) and the tracking error sqrt(V)."""
+
+    risk: float
+    tax: float
+    cost: float
+    substitute: float
+    total: float
+    tracking_error: float
+
+
+@dataclass(frozen=True, eq=False)
+class ReferenceResult:
+    """Continuous optimum by cvxpy + Clarabel.
+
+    ``status``: cvxpy status (``optimal`` or otherwise); ``objective``: f with its constants.
+    ``lot_fraction`` (L,), ``buys`` / ``sells`` / ``weights`` (n,) weight units.
+    ``seconds``: wall time of ``problem.solve`` (cvxpy canonicalisation + Clarabel);
+    ``solver_seconds``: Clarabel's own solve time as reported by cvxpy.
+    """
+
+    status: str
+    objective: float
+    terms: Terms
+    lot_fraction: FloatArray
+    buys: FloatArray
+    sells: FloatArray
+    weights: FloatArray
+    cash_weight: float
+    iterations: int
+    seconds: float
+    solver_seconds: float
+
+
+@dataclass(frozen=True, eq=False)
+class _Data:
+    """Everything of section 1-4 derived from a Problem, in numpy."""
+
+    n: int
+    base: float
+    lot_weight: FloatArray  # m_l (L,)
+    lot_sec: npt.NDArray[np.intp]  # sigma(l) (L,)
+    lot_sell: sp.csr_matrix  # (n, L): s = lot_sell @ x
+    held: FloatArray  # h (n,)
+    gain: FloatArray  # g_l $ (L,)
+    rate: FloatArray  # r_l (L,)
+    kappa: FloatArray  # (n,)
+    sellable: BoolArray  # (L,)
+    buyable: BoolArray  # (n,)
+    units: sp.csr_matrix  # (U, n) membership
+    unit_target: FloatArray  # (U,)
+    delta: FloatArray  # (U,)
+    penalty: FloatArray  # pi_i (n,)
+    factor_root: FloatArray | None  # R with F = R'R, (k, k)
+    loadings: FloatArray | None  # (n, k)
+
+
+def _anniversary(day: dt.date) -> dt.date:
+    try:
+        return day.replace(year=day.year + 1)
+    except ValueError:  # 29 February -> 28 February
+        return day.replace(year=day.year + 1, day=28)
+
+
+def _as_date(value: object) -> dt.date:
+    return dt.date.fromisoformat(str(value)[:10])
+
+
+def _restriction(arr: BoolArray | None, n: int) -> BoolArray:
+    return np.zeros(n, dtype=bool) if arr is None else np.asarray(arr, dtype=bool)
+
+
+def _wash_class(problem: Problem, i: int) -> set[int]:
+    members = {i}
+    for group in problem.equivalence_groups:
+        if group.substantially_identical and i in group.members:
+            members.update(group.members)
+    return members
+
+
+def _fixings(problem: Problem, gain: FloatArray) -> tuple[BoolArray, BoolArray]:
+    """(sellable lots (L,), buyable securities (n,)) after section 3's hard rules."""
+    n = problem.n_securities
+    lots = problem.lots
+    as_of = problem.as_of
+    in_window = [
+        r for r in problem.recent_trades if abs((as_of - r.trade_date).days) <= WINDOW_DAYS
+    ]
+    bought = {r.security for r in in_window if r.side == Side.BUY}
+    loss_sold = {r.security for r in in_window if r.side == Side.SELL and r.realized_loss}
+    never_buy = _restriction(problem.never_buy, n)
+    never_sell = _restriction(problem.never_sell, n)
+    dnt = _restriction(problem.do_not_trade, n)
+    mode = problem.settings.mode
+
+    buyable = np.ones(n, dtype=bool)
+    for i in range(n):
+        if never_buy[i] or dnt[i] or mode == Mode.RAISE_CASH or _wash_class(problem, i) & loss_sold:
+            buyable[i] = False
+    sellable = np.ones(lots.count, dtype=bool)
+    for j in range(lots.count):
+        i = int(lots.security[j])
+        restricted = bool(never_sell[i] or dnt[i] or mode == Mode.INVEST_CASH)
+        wash_sale = bool(gain[j] < 0.0 and _wash_class(problem, i) & bought)
+        sellable[j] = not (restricted or wash_sale)
+    return sellable, buyable
+
+
+def _prepare(problem: Problem) -> _Data:
+    n = problem.n_securities
+    lots = problem.lots
+    big_l = lots.count
+    prices = np.asarray(problem.prices, dtype=np.float64)
+    lot_sec = np.asarray(lots.security, dtype=np.intp)
+    value = np.asarray(lots.shares, dtype=np.float64) * prices[lot_sec]
+    base = float(problem.cash) + float(value.sum()) - float(problem.withdrawal)
+    if not base > 0.0:
+        raise ValueError("base value B must be positive")
+    m = value / base
+    lot_sell = sp.csr_matrix((m, (lot_sec, np.arange(big_l))), shape=(n, big_l))
+    held = np.asarray(lot_sell.sum(axis=1)).ravel()
+    gain = value - np.asarray(lots.cost_basis, dtype=np.float64)
+    long_term = np.array(
+        [problem.as_of > _anniversary(_as_date(a)) for a in lots.acquired], dtype=bool
+    )
+    rates = problem.tax_rates
+    rate = np.where(long_term, rates.long_term, rates.short_term).astype(np.float64)
+    kappa = (
+        np.zeros(n) if problem.cost_rates is None else np.asarray(problem.cost_rates, np.float64)
+    )
+    sellable, buyable = _fixings(problem, gain)
+
+    # Drift units: one per equivalence group, then one per security in no group (index order).
+    grouped: dict[int, tuple[int, int]] = {}  # security -> (unit, rank)
+    unit_members: list[tuple[int, ...]] = []
+    for group in problem.equivalence_groups:
+        for rank, i in enumerate(group.members):
+            grouped[int(i)] = (len(unit_members), rank)
+        unit_members.append(tuple(int(i) for i in group.members))
+    for i in range(n):
+        if i not in grouped:
+            grouped[i] = (len(unit_members), 0)
+            unit_members.append((i,))
+    n_units = len(unit_members)
+    rows = [grouped[i][0] for i in range(n)]
+    units = sp.csr_matrix((np.ones(n), (rows, np.arange(n))), shape=(n_units, n))
+    targets = np.asarray(problem.targets, dtype=np.float64)
+    unit_target = units @ targets
+    penalty = problem.settings.substitute_penalty * np.array(
+        [grouped[i][1] for i in range(n)], dtype=np.float64
+    )
+    rm = problem.risk_model
+    if rm is None:
+        delta = np.ones(n_units)
+        factor_root = None
+        loadings = None
+    else:
+        spec = np.asarray(rm.specific_var, dtype=np.float64)
+        delta = np.array([spec[u[0]] for u in unit_members], dtype=np.float64)
+        cov = np.asarray(rm.factor_cov, dtype=np.float64)
+        vals, vecs = np.linalg.eigh(0.5 * (cov + cov.T))
+        factor_root = np.sqrt(np.clip(vals, 0.0, None))[:, None] * vecs.T
+        loadings = np.asarray(rm.loadings, dtype=np.float64)
+    return _Data(
+        n=n,
+        base=base,
+        lot_weight=m,
+        lot_sec=lot_sec,
+        lot_sell=lot_sell,
+        held=held,
+        gain=gain,
+        rate=rate,
+        kappa=kappa,
+        sellable=sellable,
+        buyable=buyable,
+        units=units,
+        unit_target=unit_target,
+        delta=delta,
+        penalty=penalty,
+        factor_root=factor_root,
+        loadings=loadings,
+    )
+
+
+def _active_variance(problem: Problem, d: _Data, w: FloatArray) -> float:
+    a = d.units @ w - d.unit_target
+    var = float(np.sum(d.delta * a * a))
+    if d.loadings is not None and d.factor_root is not None:
+        y = d.loadings.T @ (w - np.asarray(problem.targets, dtype=np.float64))
+        z = d.factor_root @ y
+        var += float(z @ z)
+    return var
+
+
+def _terms(problem: Problem, d: _Data, x: FloatArray, b: FloatArray) -> Terms:
+    st = problem.settings
+    s = d.lot_sell @ x
+    w = d.held + b - s
+    var = _active_variance(problem, d, w)
+    risk = st.risk_aversion * var
+    tax = st.tax_weight * float(np.sum(d.rate * d.gain * x)) / d.base
+    cost = st.cost_weight * float(d.kappa @ (b + s))
+    sub = float(d.penalty @ b)
+    return Terms(risk, tax, cost, sub, risk + tax + cost + sub, math.sqrt(max(var, 0.0)))
+
+
+def objective_terms(problem: Problem, lot_fraction: FloatArray, buys: FloatArray) -> Terms:
+    """Objective of docs/optimizer.md section 4 at (x, b), evaluated in numpy (weight units)."""
+    d = _prepare(problem)
+    return _terms(problem, d, np.asarray(lot_fraction, np.float64), np.asarray(buys, np.float64))
+
+
+def _bounds(problem: Problem, d: _Data) -> tuple[FloatArray, FloatArray]:
+    """Section 5's per-security weight bounds (lo', hi') that never demand a forbidden trade."""
+    n = d.n
+    lo = np.zeros(n) if problem.min_weight is None else np.asarray(problem.min_weight, np.float64)
+    hi = (
+        np.full(n, np.inf)
+        if problem.max_weight is None
+        else np.asarray(problem.max_weight, np.float64)
+    )
+    lo_eff = np.where(d.buyable, lo, np.minimum(lo, d.held))
+    sellable_w = d.lot_sell @ d.sellable.astype(np.float64)
+    hi_eff = np.maximum(hi, d.held - sellable_w)
+    return lo_eff, hi_eff
+
+
+def _remaining(budget: float | None, ytd: float) -> float | None:
+    return None if budget is None else max(budget - ytd, 0.0)
+
+
+def reference_solve(problem: Problem, verbose: bool = False) -> ReferenceResult:
+    """Solve the continuous problem of sections 2-5 (all constraints present) with cvxpy."""
+    d = _prepare(problem)
+    st = problem.settings
+    n, big_l = d.n, problem.lots.count
+    x = cp.Variable(big_l, name="x")
+    b = cp.Variable(n, name="b")
+    s = d.lot_sell @ x
+    w = d.held + b - s
+    cash = float(problem.cash) / d.base + cp.sum(s) - cp.sum(b) - d.kappa @ (b + s)
+    withdraw_w = float(problem.withdrawal) / d.base
+
+    cons: list[Any] = [
+        x >= 0.0,
+        x <= d.sellable.astype(np.float64),
+        b >= 0.0,
+        cash >= withdraw_w + st.cash_target,
+    ]
+    if not d.buyable.all():
+        cons.append(b[np.flatnonzero(~d.buyable)] == 0.0)
+    if st.turnover_max is not None:
+        cons.append(cp.sum(b) + cp.sum(s) <= st.turnover_max)
+    gain_left = _remaining(st.gain_budget, problem.realized_gain_ytd)
+    if gain_left is not None:
+        cons.append(d.gain @ x <= gain_left)
+    tax_left = _remaining(st.tax_budget, problem.tax_ytd)
+    if tax_left is not None:
+        cons.append((d.rate * d.gain) @ x <= tax_left)
+    lo, hi = _bounds(problem, d)
+    if np.any(lo > 0.0):
+        idx = np.flatnonzero(lo > 0.0)
+        cons.append(w[idx] >= lo[idx])
+    if np.any(np.isfinite(hi)):
+        idx = np.flatnonzero(np.isfinite(hi))
+        cons.append(w[idx] <= hi[idx])
+    for gb in problem.group_bounds:
+        members = np.asarray(gb.members, dtype=np.intp)
+        total = cp.sum(w[members])
+        if gb.lower > 0.0:
+            cons.append(total >= gb.lower)
+        if math.isfinite(gb.upper):
+            cons.append(total <= gb.upper)
+    if st.cash_max is not None:
+        cons.append(cash <= withdraw_w + st.cash_max)
+
+    active = d.units @ w - d.unit_target
+    spec_part = cp.multiply(np.sqrt(d.delta), active)
+    if d.loadings is not None and d.factor_root is not None:
+        y = d.loadings.T @ (w - np.asarray(problem.targets, dtype=np.float64))
+        stacked = cp.hstack([d.factor_root @ y, spec_part])
+    else:
+        stacked = spec_part
+    if st.te_max is not None:
+        cons.append(cp.norm(stacked, 2) <= st.te_max)
+    objective = (
+        st.risk_aversion * cp.sum_squares(stacked)
+        + st.tax_weight * ((d.rate * d.gain) @ x) / d.base
+        + st.cost_weight * (d.kappa @ (b + s))
+        + d.penalty @ b
+    )
+    prob = cp.Problem(cp.Minimize(objective), cons)
+    t0 = time.perf_counter()
+    prob.solve(solver=cp.CLARABEL, verbose=verbose, **REFERENCE_SOLVER_OPTIONS)
+    seconds = time.perf_counter() - t0
+    stats = prob.solver_stats
+    iterations = int(stats.num_iters) if stats and stats.num_iters is not None else -1
+    solver_seconds = float(stats.solve_time) if stats and stats.solve_time is not None else 0.0
+    if x.value is None or b.value is None:
+        nan_l, nan_n = np.full(big_l, np.nan), np.full(n, np.nan)
+        nan_terms = Terms(*([math.nan] * 6))
+        return ReferenceResult(
+            str(prob.status), math.nan, nan_terms, nan_l, nan_n, nan_n, nan_n, math.nan,
+            iterations, seconds, solver_seconds,
+        )  # fmt: skip
+    xv = np.clip(np.asarray(x.value, dtype=np.float64), 0.0, 1.0)
+    bv = np.clip(np.asarray(b.value, dtype=np.float64), 0.0, None)
+    sv = d.lot_sell @ xv
+    cash_w = float(problem.cash) / d.base + float(sv.sum() - bv.sum() - d.kappa @ (bv + sv))
+    return ReferenceResult(
+        status=str(prob.status),
+        objective=float(prob.value),
+        terms=_terms(problem, d, xv, bv),
+        lot_fraction=xv,
+        buys=bv,
+        sells=sv,
+        weights=d.held + bv - sv,
+        cash_weight=cash_w,
+        iterations=iterations,
+        seconds=seconds,
+        solver_seconds=solver_seconds,
+    )
+
+
+def constraint_violations(
+    problem: Problem,
+    lot_fraction: FloatArray,
+    buys: FloatArray,
+    tol: float = 1e-7,
+    hard_only: bool = False,
+) -> list[str]:
+    """Check (x, b) against sections 3 and 5; ``tol`` in weight units ($ / B for budgets).
+
+    Returns one string per violated constraint (empty list = feasible), prefixed by its class:
+    ``hard:`` (bounds, fixings, cash) or the relaxation rung (``turnover:``, ``budgets:``,
+    ``weights:``, ``tracking_error:``). ``hard_only``: check only the hard constraints.
+    """
+    d = _prepare(problem)
+    st = problem.settings
+    x = np.asarray(lot_fraction, dtype=np.float64)
+    b = np.asarray(buys, dtype=np.float64)
+    s = d.lot_sell @ x
+    w = d.held + b - s
+    out: list[str] = []
+
+    def check(ok: bool, what: str) -> None:
+        if not ok:
+            out.append(what)
+
+    check(bool(np.all(x >= -tol)), f"hard: x < 0: min {x.min():.3g}")
+    check(bool(np.all(x <= 1.0 + tol)), f"hard: x > 1: max {x.max():.3g}")
+    check(bool(np.all(b >= -tol)), f"hard: b < 0: min {b.min():.3g}")
+    fixed_x = x[~d.sellable]
+    check(
+        bool(np.all(np.abs(fixed_x) <= tol)),
+        f"hard: sale of blocked lots {np.flatnonzero(~d.sellable)[np.abs(fixed_x) > tol]}",
+    )
+    fixed_b = b[~d.buyable]
+    check(
+        bool(np.all(np.abs(fixed_b) <= tol)),
+        f"hard: buy of blocked securities {np.flatnonzero(~d.buyable)[np.abs(fixed_b) > tol]}",
+    )
+    cash = float(problem.cash) / d.base + float(s.sum() - b.sum() - d.kappa @ (b + s))
+    need = float(problem.withdrawal) / d.base + st.cash_target
+    check(cash >= need - tol, f"hard: cash {cash:.9g} < required {need:.9g}")
+    if hard_only:
+        return out
+    if st.turnover_max is not None:
+        tau = float(b.sum() + s.sum())
+        check(tau <= st.turnover_max + tol, f"turnover: {tau:.9g} > {st.turnover_max}")
+    gain_left = _remaining(st.gain_budget, problem.realized_gain_ytd)
+    if gain_left is not None:
+        g = float(d.gain @ x)
+        check(
+            g <= gain_left + tol * d.base,
+            f"budgets: realized gain ${g:.2f} > budget ${gain_left:.2f}",
+        )
+    tax_left = _remaining(st.tax_budget, problem.tax_ytd)
+    if tax_left is not None:
+        tx = float((d.rate * d.gain) @ x)
+        check(tx <= tax_left + tol * d.base, f"budgets: tax ${tx:.2f} > budget ${tax_left:.2f}")
+    lo, hi = _bounds(problem, d)
+    bad_lo = np.flatnonzero(w < lo - tol)
+    check(bad_lo.size == 0, f"weights: below min for {bad_lo.tolist()}")
+    bad_hi = np.flatnonzero(w > hi + tol)
+    check(bad_hi.size == 0, f"weights: above max for {bad_hi.tolist()}")
+    for gb in problem.group_bounds:
+        total = float(w[np.asarray(gb.members, dtype=np.intp)].sum())
+        check(
+            gb.lower - tol <= total <= gb.upper + tol,
+            f"weights: group {gb.name} weight {total:.9g}",
+        )
+    if st.cash_max is not None:
+        cap = float(problem.withdrawal) / d.base + st.cash_max
+        check(cash <= cap + tol, f"weights: cash {cash:.9g} > cap {cap:.9g}")
+    if st.te_max is not None:
+        te = math.sqrt(max(_active_variance(problem, d, w), 0.0))
+        check(te <= st.te_max + tol, f"tracking_error: {te:.9g} > {st.te_max}")
+    return out
+
+
+def solution_point(problem: Problem, solution: Solution) -> tuple[FloatArray, FloatArray]:
+    """(x (L,), b (n,)) of the proposed trades: shares sold / lot shares, $ bought / B."""
+    base = problem.base_value
+    x = np.zeros(problem.lots.count)
+    pos = {int(lid): j for j, lid in enumerate(problem.lots.lot_id)}
+    for sale in solution.lot_sales:
+        j = pos[int(sale.lot_id)]
+        x[j] = sale.shares / float(problem.lots.shares[j])
+    b = np.zeros(problem.n_securities)
+    for trade in solution.trades:
+        if trade.side == Side.BUY:
+            b[trade.security] = trade.shares * float(problem.prices[trade.security]) / base
+    return x, b

@@ -1,0 +1,268 @@
+"""From the continuous optimum to tradable quantities (docs/optimizer.md section 6, steps 5-6).
+
+- ``find_conflicts``: securities both bought and sold, and wash-sale classes with a loss sale
+  and a buy; says which side to fix at zero for the re-solve.
+- ``round_trades``: whole (or fractional) shares, minimum trade size, then restore the hard
+  constraints (cash requirement, budgets) in a fixed order. Deterministic: every ordering is a
+  stable sort on (key, index).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from optimizer.build import Prepared
+from optimizer.objective import sells_of
+from optimizer.types import BoolArray, FloatArray
+from optimizer.washsale import wash_classes
+
+X_ONE = 1.0 - 1e-9
+"""x at or above this sells the whole lot."""
+X_ZERO = 1e-9
+"""x below this sells nothing."""
+SHARE_TOL = 1e-9
+"""Shares: tolerance when flooring/ceiling a continuous quantity."""
+CASH_TOL = 1e-9
+"""$ per $ of base value: cash may miss its requirement by at most CASH_TOL * B (float noise)."""
+MAX_PASSES = 50
+
+
+def find_conflicts(
+    prep: Prepared, x: FloatArray, b: FloatArray, eps: float
+) -> tuple[BoolArray, BoolArray, int]:
+    """Lots and buys to fix at zero, and how many conflicts that resolves.
+
+    ``x`` ``(L,)`` lot fractions, ``b`` ``(n,)`` buy weights. A security bought and sold keeps
+    its larger side; then, per wash-sale class, loss sales and buys of different members keep
+    the larger class total.
+    """
+    problem = prep.problem
+    n = problem.n_securities
+    lot_sec = prep.lot_sec
+    sells = sells_of(prep, x)
+    both = (b > eps) & (sells > eps)
+    keep_buy = both & (b >= sells)
+    keep_sell = both & ~keep_buy
+    fix_lots = keep_buy[lot_sec] & (x > 0)
+    fix_buys = keep_sell.copy()
+    count = int(both.sum())
+    if any(g.substantially_identical for g in problem.equivalence_groups):
+        cls = wash_classes(problem)
+        x2 = np.where(fix_lots, 0.0, x)
+        b2 = np.where(fix_buys, 0.0, b)
+        loss = prep.tax.gain < 0
+        loss_sold = np.bincount(lot_sec, weights=np.where(loss, prep.lot_weight * x2, 0), minlength=n)
+        cls_loss = np.bincount(cls, weights=loss_sold, minlength=n)
+        cls_buy = np.bincount(cls, weights=b2, minlength=n)
+        conflict = (cls_loss > eps) & (cls_buy > eps)
+        for c in np.flatnonzero(conflict).tolist():
+            members = cls == c
+            if cls_buy[c] >= cls_loss[c]:
+                fix_lots |= members[lot_sec] & loss & (x2 > 0)
+            else:
+                fix_buys |= members & (b2 > 0)
+            count += 1
+    return fix_lots, fix_buys, count
+
+
+def net_conflicts(
+    prep: Prepared, x: FloatArray, b: FloatArray, eps: float
+) -> tuple[FloatArray, FloatArray]:
+    """Remove buy/sell conflicts without a re-solve, keeping every weight unchanged.
+
+    For a security both bought and sold, the smaller side is cancelled against the larger:
+    buy-dominant -> its lot sales are undone and the buy reduced by the same weight;
+    sell-dominant -> the buy is undone and the sales reduced by the same weight, lots with the
+    highest tax per $ first. Weights w are unchanged and cash rises by 2 * kappa * netted
+    weight, so only the budgets can move (restored by ``round_trades``).
+    """
+    x = x.copy()
+    b = b.copy()
+    sells = sells_of(prep, x)
+    both = (b > eps) & (sells > eps)
+    if not both.any():
+        return x, b
+    lot_sec = prep.lot_sec
+    m = prep.lot_weight
+    buy_dom = both & (b >= sells)
+    x[buy_dom[lot_sec]] = 0.0
+    b[buy_dom] -= sells[buy_dom]
+    sell_dom = both & ~buy_dom
+    tax_per_weight = np.divide(prep.tax_coef, m, out=np.zeros_like(m), where=m > 0)
+    for i in np.flatnonzero(sell_dom).tolist():
+        left = float(b[i])
+        b[i] = 0.0
+        lots = np.flatnonzero((lot_sec == i) & (x > 0))
+        order = lots[np.lexsort((lots, -tax_per_weight[lots]))]
+        for lot in order.tolist():
+            if left <= 0:
+                break
+            cut = min(left, float(x[lot] * m[lot]))
+            x[lot] -= cut / m[lot]
+            left -= cut
+    return x, np.maximum(b, 0.0)
+
+
+@dataclass(frozen=True, eq=False)
+class RoundedTrades:
+    sell_shares: FloatArray
+    """``(L,)`` shares sold per lot."""
+    buy_shares: FloatArray
+    """``(n,)`` shares bought per security."""
+    failure: str
+    """Empty if every hard constraint holds; else what could not be restored."""
+
+
+def _floor(v: FloatArray, quantum: float) -> FloatArray:
+    result: FloatArray = np.floor(v / quantum + SHARE_TOL) * quantum
+    return result
+
+
+def _ceil(v: FloatArray, quantum: float) -> FloatArray:
+    result: FloatArray = np.ceil(v / quantum - SHARE_TOL) * quantum
+    return result
+
+
+def round_trades(
+    prep: Prepared,
+    x: FloatArray,
+    b: FloatArray,
+    *,
+    budgets_on: bool,
+    fixed_lots: BoolArray,
+) -> RoundedTrades:
+    """Round the continuous trades and restore cash and budgets (section 6 step 6)."""
+    problem = prep.problem
+    settings = problem.settings
+    n = problem.n_securities
+    lots = problem.lots
+    q = lots.shares
+    price = problem.prices
+    lot_sec = prep.lot_sec
+    lot_price = price[lot_sec]
+    gain_ps = prep.tax.gain / q  # $ gain per share sold
+    tax_ps = prep.tax.tax / q
+    kappa = prep.kappa
+    quantum = 10.0 ** (-settings.share_decimals) if settings.fractional_shares else 1.0
+    base = prep.base
+
+    # --- round in the safe direction
+    v = np.where(x < X_ZERO, 0.0, x) * q
+    sell = np.where(
+        gain_ps > 0,
+        _floor(v, quantum),
+        np.where(gain_ps < 0, _ceil(v, quantum), np.round(v / quantum) * quantum),
+    )
+    sell = np.where(x >= X_ONE, q, np.minimum(sell, q))
+    sell = np.where(sell >= q - SHARE_TOL * quantum, q, sell)
+    sell = np.where(prep.sellable & ~fixed_lots, sell, 0.0)
+    buy_sh = np.where(b * base > 0, _floor(np.maximum(b, 0) * base / price, quantum), 0.0)
+    buy_sh = np.where(prep.buyable, buy_sh, 0.0)
+
+    loss_lot = prep.tax.gain < 0
+    cls = wash_classes(problem) if problem.equivalence_groups else np.arange(n)
+    min_trade = settings.min_trade
+    gain_room = prep.gain_room if budgets_on else None
+    tax_room = prep.tax_room if budgets_on else None
+    cash_need = (prep.cash_req - CASH_TOL) * base
+    lot_order_gain = np.lexsort((np.arange(len(q)), -gain_ps))  # largest gain/share first
+    lot_order_cheap = np.lexsort((np.arange(len(q)), tax_ps / lot_price, ~(gain_ps <= 0)))
+
+    def exclusive(sell: FloatArray, buy_sh: FloatArray) -> FloatArray:
+        """Drop buys of securities (or wash classes with loss sales) also being sold."""
+        sold_sec = np.bincount(lot_sec, weights=sell, minlength=n) > 0
+        loss_sec = np.bincount(lot_sec, weights=np.where(loss_lot, sell, 0), minlength=n) > 0
+        loss_cls = np.bincount(cls, weights=loss_sec.astype(np.float64), minlength=n) > 0
+        result: FloatArray = np.where(sold_sec | loss_cls[cls], 0.0, buy_sh)
+        return result
+
+    def min_trades(sell: FloatArray, buy_sh: FloatArray) -> tuple[FloatArray, FloatArray]:
+        if min_trade <= 0:
+            return sell, buy_sh
+        sell_val = np.bincount(lot_sec, weights=sell * lot_price, minlength=n)
+        small_sell = (sell_val > 0) & (sell_val < min_trade)
+        sell = np.where(small_sell[lot_sec], 0.0, sell)
+        buy_val = buy_sh * price
+        buy_sh = np.where(buy_val < min_trade, 0.0, buy_sh)
+        return sell, buy_sh
+
+    sell, buy_sh = min_trades(sell, buy_sh)
+    buy_sh = exclusive(sell, buy_sh)
+
+    def cash_of(sell: FloatArray, buy_sh: FloatArray) -> float:
+        proceeds = sell * lot_price
+        return float(
+            problem.cash
+            + np.sum(proceeds * (1 - kappa[lot_sec]))
+            - np.sum(buy_sh * price * (1 + kappa))
+        )
+
+    failure = ""
+    for _ in range(MAX_PASSES):
+        changed = False
+        # (a) budgets: reduce gain-lot sales, largest gain per share first.
+        for room, per_share in ((gain_room, gain_ps), (tax_room, tax_ps)):
+            if room is None:
+                continue
+            excess = float(np.dot(per_share, sell)) - room
+            if excess <= 1e-9 * max(1.0, abs(room)):
+                continue
+            for lot in lot_order_gain.tolist():
+                if excess <= 0:
+                    break
+                if sell[lot] <= 0 or per_share[lot] <= 0:
+                    continue
+                cut = min(sell[lot], math.ceil(excess / per_share[lot] / quantum) * quantum)
+                sell[lot] -= cut
+                excess -= cut * per_share[lot]
+                changed = True
+        # (b) cash: reduce buys (largest $ first), then add to lots already being sold.
+        short = cash_need - cash_of(sell, buy_sh)
+        if short > 0:
+            buy_order = np.lexsort((np.arange(n), -(buy_sh * price)))
+            for i in buy_order.tolist():
+                if short <= 0:
+                    break
+                if buy_sh[i] <= 0:
+                    continue
+                unit = price[i] * (1 + kappa[i])
+                cut = min(buy_sh[i], math.ceil(short / unit / quantum) * quantum)
+                buy_sh[i] -= cut
+                short -= cut * unit
+                changed = True
+        if short > 0:
+            for lot in lot_order_cheap.tolist():
+                if short <= 0:
+                    break
+                room_sh = q[lot] - sell[lot]
+                if sell[lot] <= 0 or room_sh <= 0:
+                    continue
+                unit = lot_price[lot] * (1 - kappa[lot_sec[lot]])
+                add = min(room_sh, math.ceil(short / unit / quantum) * quantum)
+                if gain_ps[lot] > 0:
+                    for r, per_share in ((gain_room, gain_ps), (tax_room, tax_ps)):
+                        if r is None:
+                            continue
+                        left = r - float(np.dot(per_share, sell))
+                        add = min(add, math.floor(max(left, 0) / per_share[lot] / quantum) * quantum)
+                if add <= 0:
+                    continue
+                sell[lot] += add
+                if sell[lot] >= q[lot] - SHARE_TOL * quantum:
+                    sell[lot] = q[lot]
+                short -= add * unit
+                changed = True
+        sell, buy_sh = min_trades(sell, buy_sh)
+        buy_sh = exclusive(sell, buy_sh)
+        if not changed:
+            break
+    # Final check of every hard constraint.
+    if cash_of(sell, buy_sh) < cash_need:
+        failure = "cash requirement"
+    for name, room, per_share in (("gain budget", gain_room, gain_ps), ("tax budget", tax_room, tax_ps)):
+        if room is not None and float(np.dot(per_share, sell)) > room + 1e-6 * max(1.0, abs(room)):
+            failure = failure or name
+    return RoundedTrades(sell_shares=sell, buy_shares=buy_sh, failure=failure)

@@ -1,0 +1,247 @@
+"""Running imports: the one place that writes ImportRecords and, through the kinds, the data.
+
+``import_file`` imports a file now (the management command); ``import_enqueue`` stores an
+uploaded file in the database and queues it for a Celery worker (the upload page);
+``import_run_queued`` is what that worker runs. All three end in :func:`_execute`:
+
+1. hash the file; if the last successful import of this kind for this firm had the same sha256,
+   record ``unchanged`` and stop (``force`` skips this shortcut);
+2. validate every row, collecting every error; if any, record ``rejected`` and stop;
+3. in one transaction (holding the firm's row lock, so one firm's imports run one at a time):
+   apply in batches, finish the record, and write an audit event if anything changed.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import transaction
+from django.utils import timezone
+
+from rebalancer.audit import audit_record
+from rebalancer.models import Firm
+from workflow.feeds.accounts import AccountsImporter
+from workflow.feeds.base import Counts, Importer
+from workflow.feeds.errors import ErrorReport, FeedError
+from workflow.feeds.lots import LotsImporter
+from workflow.feeds.prices import PricesImporter
+from workflow.feeds.reader import FeedSource
+from workflow.feeds.securities import SecuritiesImporter
+from workflow.models import ImportKind, ImportRecord, ImportStatus, ImportUpload
+
+logger = logging.getLogger(__name__)
+
+#: Largest file the upload page accepts (bytes as uploaded, compressed or not).
+MAX_UPLOAD_BYTES = 100 * 1024 * 1024
+
+
+def importer_for(kind: str) -> Importer:
+    importers: dict[str, type[Importer]] = {
+        ImportKind.SECURITIES: SecuritiesImporter,
+        ImportKind.PRICES: PricesImporter,
+        ImportKind.ACCOUNTS: AccountsImporter,
+        ImportKind.LOTS: LotsImporter,
+    }
+    return importers[kind]()
+
+
+def import_file(
+    *,
+    firm: Firm,
+    actor: AbstractBaseUser | None,
+    kind: str,
+    file_name: str,
+    path: Path | None = None,
+    content: bytes | None = None,
+    force: bool = False,
+) -> ImportRecord:
+    """Import one file now, from ``path`` or from ``content``; returns its final record."""
+    if kind not in ImportKind.values:
+        raise ValueError(f"unknown import kind {kind!r}")
+    if (path is None) == (content is None):
+        raise ValueError("give exactly one of path and content")
+    source = FeedSource(name=file_name, path=path, data=content)
+    record = ImportRecord.objects.create(
+        firm=firm,
+        kind=kind,
+        file_name=file_name[:255],
+        status=ImportStatus.RUNNING,
+        started_at=timezone.now(),
+        created_by=actor if actor is not None and actor.pk is not None else None,
+    )
+    return _execute(record=record, load=lambda: source, actor=actor, force=force)
+
+
+def import_enqueue(
+    *, firm: Firm, actor: AbstractBaseUser, kind: str, file_name: str, content: bytes
+) -> ImportRecord:
+    """Store an uploaded file and queue its import; the worker runs after this commits."""
+    if kind not in ImportKind.values:
+        raise ValueError(f"unknown import kind {kind!r}")
+    # Imported here: the task module imports this one.
+    from workflow.tasks import import_run
+
+    source = FeedSource(name=file_name, data=content)
+    sha256, size = source.digest()
+    with transaction.atomic():
+        record = ImportRecord.objects.create(
+            firm=firm,
+            kind=kind,
+            file_name=file_name[:255],
+            file_sha256=sha256,
+            file_size=size,
+            status=ImportStatus.QUEUED,
+            created_by=actor,
+        )
+        ImportUpload.objects.create(firm=firm, record=record, content=content)
+        record_id = record.pk
+        transaction.on_commit(lambda: import_run.delay(record_id))
+    return record
+
+
+def import_run_queued(*, record_id: int) -> ImportRecord | None:
+    """Claim a queued import and run it. None if it is not queued (another worker has it)."""
+    claimed = ImportRecord.objects.filter(pk=record_id, status=ImportStatus.QUEUED).update(
+        status=ImportStatus.RUNNING, started_at=timezone.now()
+    )
+    if claimed == 0:
+        return None
+    record = ImportRecord.objects.select_related("firm", "created_by").get(pk=record_id)
+
+    def load() -> FeedSource:
+        content = ImportUpload.objects.filter(record_id=record_id).values_list("content", flat=True)
+        return FeedSource(name=record.file_name, data=bytes(content.get()))
+
+    return _execute(record=record, load=load, actor=record.created_by, force=False)
+
+
+def _execute(
+    *,
+    record: ImportRecord,
+    load: Callable[[], FeedSource],
+    actor: AbstractBaseUser | None,
+    force: bool,
+) -> ImportRecord:
+    """Run the import and finish its record, whatever happens: a bug leaves ``failed``."""
+    started = time.perf_counter()
+    try:
+        _run(record=record, source=load(), actor=actor, force=force, started=started)
+    except Exception as exc:
+        logger.exception("import %s of %s failed", record.pk, record.file_name)
+        _set_counts(record, Counts(lines=record.lines, rows=record.rows))
+        record.status = ImportStatus.FAILED
+        record.message = (
+            f"The import failed unexpectedly ({exc.__class__.__name__}); nothing was changed."
+        )
+        _finish(record, started)
+    return record
+
+
+def _run(
+    *,
+    record: ImportRecord,
+    source: FeedSource,
+    actor: AbstractBaseUser | None,
+    force: bool,
+    started: float,
+) -> None:
+    sha256, size = source.digest()
+    record.file_sha256, record.file_size = sha256, size
+    previous = None if force else _last_success(record)
+    if previous is not None and previous.file_sha256 == sha256:
+        _copy_counts(record, previous)
+        record.status = ImportStatus.UNCHANGED
+        record.message = (
+            f"Identical to import #{previous.pk}, the last {record.get_kind_display().lower()}"
+            " import applied: nothing to do."
+        )
+        _finish(record, started)
+        return
+
+    importer = importer_for(record.kind)
+    report = ErrorReport()
+    try:
+        counts = importer.validate(firm=record.firm, source=source, report=report)
+    except FeedError as exc:
+        report.add_error(exc.error)
+        counts = Counts()
+    if report:
+        _set_counts(record, counts)
+        record.status = ImportStatus.REJECTED
+        record.errors = report.as_list()
+        record.error_count = report.count
+        shown = "" if report.count <= len(report.errors) else f" (first {len(report.errors)} kept)"
+        record.message = f"Rejected: {report.count} error(s){shown}; nothing was changed."
+        _finish(record, started)
+        return
+
+    with transaction.atomic():
+        # One firm's imports run one at a time (a no-op on SQLite, which has one writer anyway).
+        Firm.objects.select_for_update().get(pk=record.firm_id)
+        counts = importer.apply(firm=record.firm, source=source, sha256=sha256)
+        _set_counts(record, counts)
+        if counts.changed:
+            record.status = ImportStatus.APPLIED
+            record.message = "Applied."
+        else:
+            record.status = ImportStatus.UNCHANGED
+            record.message = "Every row already matched: nothing was changed."
+        _finish(record, started)
+        if counts.changed:
+            audit_record(
+                firm=record.firm,
+                actor=actor,
+                action=f"import.{record.kind}",
+                obj=record,
+                after={
+                    "file_name": record.file_name,
+                    "file_sha256": record.file_sha256,
+                    "rows": record.rows,
+                    "created": record.created,
+                    "updated": record.updated,
+                    "unchanged": record.unchanged,
+                    "deleted": record.deleted,
+                    "skipped": record.skipped,
+                    "detail": record.detail,
+                },
+                reason=f"{record.get_kind_display()} import of {record.file_name}",
+            )
+
+
+def _last_success(record: ImportRecord) -> ImportRecord | None:
+    return (
+        ImportRecord.objects.for_firm(record.firm_id)
+        .filter(kind=record.kind, status__in=[ImportStatus.APPLIED, ImportStatus.UNCHANGED])
+        .exclude(pk=record.pk)
+        .order_by("-finished_at", "-id")
+        .first()
+    )
+
+
+def _set_counts(record: ImportRecord, counts: Counts) -> None:
+    record.lines = counts.lines
+    record.rows = counts.rows
+    record.created = counts.created
+    record.updated = counts.updated
+    record.unchanged = counts.unchanged
+    record.deleted = counts.deleted
+    record.skipped = counts.skipped
+    record.detail = dict(sorted(counts.detail.items()))
+
+
+def _copy_counts(record: ImportRecord, previous: ImportRecord) -> None:
+    record.lines = previous.lines
+    record.rows = previous.rows
+    record.unchanged = previous.created + previous.updated + previous.unchanged
+    record.skipped = previous.skipped
+    record.detail = {**previous.detail, "same_as_import": previous.pk}
+
+
+def _finish(record: ImportRecord, started: float) -> None:
+    record.duration_ms = max(1, round((time.perf_counter() - started) * 1000))
+    record.finished_at = timezone.now()
+    record.save()

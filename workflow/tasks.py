@@ -1,0 +1,13 @@
+"""Celery tasks of the workflow app. Thin: take ids, call one service."""
+
+from __future__ import annotations
+
+from celery import shared_task
+
+from workflow.feeds.service import import_run_queued
+
+
+@shared_task(name="workflow.import_run", ignore_result=True)
+def import_run(record_id: int) -> None:
+    """Run a queued import. A duplicate delivery finds the record already claimed and stops."""
+    import_run_queued(record_id=record_id)
