@@ -50,7 +50,7 @@ class PositionViewSet(FirmScopedViewSet[Position]):
     queryset = Position.objects.all()
     serializer_class = PositionSerializer
     int_filters = {"account": "account_id", "security": "security_id"}
-    ordering = ("account_id", "security__ticker", "pk")
+    ordering = ("account_id", "security_id")
 
     def refine_queryset(self, queryset: QuerySet[Position]) -> QuerySet[Position]:
         return with_valuation(queryset, user=self.request.user)
@@ -61,7 +61,7 @@ class LotViewSet(FirmScopedViewSet[TaxLot]):
     queryset = TaxLot.objects.all()
     serializer_class = LotSerializer
     int_filters = {"account": "account_id", "position": "position_id", "security": "security_id"}
-    ordering = ("account_id", "security__ticker", "acquired_on", "pk")
+    ordering = ("account_id", "position_id", "acquired_on", "pk")
 
     def refine_queryset(self, queryset: QuerySet[TaxLot]) -> QuerySet[TaxLot]:
         return queryset.select_related("security")

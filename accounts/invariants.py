@@ -13,13 +13,13 @@ from decimal import Decimal
 from django.db.models import DecimalField, F, OuterRef, Q, Subquery, Sum, Value
 from django.db.models.functions import Abs, Coalesce
 
-from accounts.models import QUANTITY, Position, TaxLot
+from accounts.models import Position, TaxLot
 from rebalancer.models import Firm
 
 #: Differences below this are storage noise (SQLite keeps decimals as floats); a real mismatch is
 #: at least one unit of the quantity's last place (0.000001 share).
 TOLERANCE = Decimal("0.0000005")
-_QTY = DecimalField(**QUANTITY)  # type: ignore[call-overload]
+_QTY = DecimalField(max_digits=20, decimal_places=6)
 
 
 @dataclass(frozen=True)

@@ -22,6 +22,7 @@ from django.db.models import (
     DecimalField,
     ExpressionWrapper,
     F,
+    IntegerField,
     OuterRef,
     Prefetch,
     Q,
@@ -35,7 +36,8 @@ from django.db.models.functions import Coalesce
 from accounts.models import Account, Household, Position, RegistrationType, TaxLot
 from models_hub.models import Price, Security
 from models_hub.selectors import latest_close_subquery, latest_date_subquery
-from rebalancer.tenancy import AnyUser
+from rebalancer.roles import Action, Resource, role_can
+from rebalancer.tenancy import AnyUser, membership_of
 
 _Row = TypeVar("_Row", Account, Household)
 
@@ -73,11 +75,23 @@ def _market_value_expression() -> ExpressionWrapper[Any]:
     )
 
 
-def _positions_value_subquery(*, user: AnyUser, group: str, outer: str) -> Coalesce:
-    """Sum of position market values grouped by ``group``, correlated to the outer ``outer`` id."""
+def _can_view(user: AnyUser, resource: Resource) -> bool:
+    membership = membership_of(user)
+    return membership is not None and role_can(membership.role, resource, Action.VIEW)
+
+
+def _positions_value(*, user: AnyUser, group: str, outer: str) -> Any:
+    """Sum of position market values whose ``group`` column equals the outer row's ``outer``.
+
+    Correlated to an outer row that is already scoped by ``for_user`` (an account or household the
+    user may see); a visible account's positions are visible (same firm, same household scope),
+    so the subquery only pins the firm and checks the role may view positions. Not repeating the
+    advisor's household filter here keeps it one index scan per outer row.
+    """
+    if not _can_view(user, Resource.POSITION):
+        return Value(None, output_field=VALUE_FIELD)
     positions = (
-        Position.objects.for_user(user)
-        .filter(**{group: OuterRef(outer)})
+        Position.objects.filter(firm_id=OuterRef("firm_id"), **{group: OuterRef(outer)})
         .order_by()
         .values(group)
         .annotate(value=Sum(_market_value_expression()))
@@ -93,7 +107,7 @@ def account_list(
 ) -> QuerySet[Account]:
     """Accounts visible to ``user`` in display order (household name, account number).
 
-    Not valued: list pages value only the rows they show, with :func:`with_account_values`.
+    Not valued: list pages value only the rows they show, with :func:`valued_page`.
     """
     accounts = Account.objects.for_user(user).select_related("household", "advisor")
     if household_id is not None:
@@ -109,17 +123,21 @@ def account_list(
 
 
 def with_account_values(accounts: QuerySet[Account], *, user: AnyUser) -> QuerySet[Account]:
-    """Annotate scoped accounts with ``securities_value`` and ``total_value`` (with cash)."""
-    value = _positions_value_subquery(user=user, group="account_id", outer="pk")
+    """Annotate scoped accounts with ``securities_value`` (positions at latest closes)."""
     return accounts.annotate(
-        securities_value=value,
-        total_value=ExpressionWrapper(value + F("cash_balance"), output_field=VALUE_FIELD),
+        securities_value=_positions_value(user=user, group="account_id", outer="pk")
     )
 
 
+def largest_account(*, user: AnyUser) -> Account | None:
+    """The visible account with the highest value (positions at latest closes plus cash)."""
+    value = _positions_value(user=user, group="account_id", outer="pk")
+    total = ExpressionWrapper(value + F("cash_balance"), output_field=VALUE_FIELD)
+    return account_list(user=user).alias(total=total).order_by("-total", "pk").first()
+
+
 def household_list(*, user: AnyUser, search: str = "") -> QuerySet[Household]:
-    """Households visible to ``user`` by name; value the shown rows with
-    :func:`with_household_values`."""
+    """Households visible to ``user`` by name; value the shown rows with :func:`valued_page`."""
     households = Household.objects.for_user(user)
     search = search.strip()
     if search:
@@ -128,30 +146,35 @@ def household_list(*, user: AnyUser, search: str = "") -> QuerySet[Household]:
 
 
 def with_household_values(households: QuerySet[Household], *, user: AnyUser) -> QuerySet[Household]:
-    """Annotate scoped households with ``account_count`` and ``total_value`` (with cash)."""
-    scoped_accounts = (
-        Account.objects.for_user(user)
-        .filter(household_id=OuterRef("pk"))
+    """Annotate scoped households with ``account_count``, ``cash`` and ``securities_value``.
+
+    Correlated like :func:`_positions_value`: a visible household's accounts are visible.
+    """
+    if not _can_view(user, Resource.ACCOUNT):
+        return households.annotate(
+            account_count=Value(None, output_field=IntegerField()),
+            cash=Value(None, output_field=VALUE_FIELD),
+            securities_value=Value(None, output_field=VALUE_FIELD),
+        )
+    accounts = (
+        Account.objects.filter(firm_id=OuterRef("firm_id"), household_id=OuterRef("pk"))
         .order_by()
         .values("household_id")
     )
-    account_count = Subquery(scoped_accounts.annotate(n=Count("pk")).values("n"))
-    cash = Subquery(
-        scoped_accounts.annotate(cash=Sum("cash_balance")).values("cash"),
-        output_field=VALUE_FIELD,
-    )
-    value = _positions_value_subquery(user=user, group="account__household_id", outer="pk")
     return households.annotate(
-        account_count=Coalesce(account_count, Value(0)),
-        total_value=ExpressionWrapper(
-            value + Coalesce(cash, Value(ZERO), output_field=VALUE_FIELD),
+        account_count=Coalesce(Subquery(accounts.annotate(n=Count("pk")).values("n")), 0),
+        cash=Coalesce(
+            Subquery(accounts.annotate(c=Sum("cash_balance")).values("c")),
+            Value(ZERO),
             output_field=VALUE_FIELD,
         ),
+        securities_value=_positions_value(user=user, group="account__household_id", outer="pk"),
     )
 
 
 def valued_page(queryset: QuerySet[_Row], ids: list[int], *, user: AnyUser) -> list[_Row]:
-    """The rows with ``ids`` (one page of a list), valued, in the order of ``ids``.
+    """The rows with ``ids`` (one page of a list) in the order of ``ids``, valued:
+    ``securities_value`` and ``total_value`` (securities plus cash; None when not visible).
 
     Paging first and valuing second keeps the cost per page constant: an OFFSET over valued
     rows would compute the value of every skipped row too.
@@ -165,7 +188,12 @@ def valued_page(queryset: QuerySet[_Row], ids: list[int], *, user: AnyUser) -> l
     else:
         raise TypeError(f"cannot value {model.__name__} rows")
     by_pk = {row.pk: row for row in valued}
-    return [by_pk[pk] for pk in ids if pk in by_pk]
+    rows = [by_pk[pk] for pk in ids if pk in by_pk]
+    for row in rows:
+        cash = row.cash_balance if model is Account else row.cash
+        value = row.securities_value
+        row.total_value = None if value is None or cash is None else value + cash
+    return rows
 
 
 def prices_as_of(*, user: AnyUser) -> dt.date | None:

@@ -55,7 +55,7 @@ def _positions_summary(account_id: int) -> dict[str, str]:
     rows = Position.objects.filter(account_id=account_id).values_list(
         "security__ticker", "quantity"
     )
-    return {ticker: str(quantity.normalize()) for ticker, quantity in sorted(rows)}
+    return {ticker: format(quantity.normalize(), "f") for ticker, quantity in sorted(rows)}
 
 
 # --- lots -----------------------------------------------------------------------------------------

@@ -103,6 +103,7 @@ class AccountDetailView(FirmScopedMixin, TemplateView):
             raise Http404("No such account.") from exc
         context["holdings"] = holdings
         context["account"] = holdings.account
+        context["has_synthetic"] = holdings.has_synthetic
         return context
 
 
@@ -121,4 +122,5 @@ class PositionDetailView(FirmScopedMixin, HtmxPartialMixin, TemplateView):
             raise Http404("No such position.") from exc
         context["p"] = holding
         context["account"] = holding.position.account
+        context["has_synthetic"] = holding.security.is_synthetic
         return context

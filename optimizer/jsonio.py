@@ -20,7 +20,6 @@ import json
 import math
 import types
 import typing
-from functools import cache
 from typing import Any
 
 import numpy as np
@@ -47,18 +46,22 @@ def _float_in(x: Any) -> float:
     return float(x)
 
 
-@cache
+_HINTS: dict[type, dict[str, Any]] = {}
+
+
 def _hints(cls: type) -> dict[str, Any]:
-    return typing.get_type_hints(cls)
+    hints = _HINTS.get(cls)
+    if hints is None:
+        hints = _HINTS[cls] = typing.get_type_hints(cls)
+    return hints
 
 
 def _array_dtype(tp: Any) -> np.dtype[Any]:
     """numpy dtype named by an ``npt.NDArray[...]`` annotation."""
     dtype_arg = typing.get_args(tp)[1]  # numpy.dtype[np.float64]
     scalar = typing.get_args(dtype_arg)[0]
-    if scalar is np.datetime64:
-        return np.dtype("datetime64[D]")
-    return np.dtype(scalar)
+    result: np.dtype[Any] = np.dtype("datetime64[D]" if scalar is np.datetime64 else scalar)
+    return result
 
 
 def _is_array(tp: Any) -> bool:

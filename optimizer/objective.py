@@ -17,7 +17,9 @@ from optimizer.types import FloatArray, ObjectiveTerms
 def sells_of(prep: Prepared, x: FloatArray) -> FloatArray:
     """``(n,)`` weight sold per security for lot fractions ``x`` ``(L,)``."""
     n = prep.problem.n_securities
-    result: FloatArray = np.bincount(prep.lot_sec, weights=prep.lot_weight * x, minlength=n)
+    result: FloatArray = np.bincount(
+        prep.lot_sec, weights=prep.lot_weight * x, minlength=n
+    ).astype(np.float64, copy=False)
     return result
 
 
@@ -55,6 +57,4 @@ def terms_at(prep: Prepared, x: FloatArray, b: FloatArray) -> ObjectiveTerms:
 def cash_weight_at(prep: Prepared, x: FloatArray, b: FloatArray) -> float:
     """Post-trade cash / B (withdrawal still included)."""
     sells = sells_of(prep, x)
-    return float(
-        prep.cash0 + sells.sum() - b.sum() - np.dot(prep.kappa, b + sells)
-    )
+    return float(prep.cash0 + sells.sum() - b.sum() - np.dot(prep.kappa, b + sells))

@@ -7,10 +7,22 @@ the decisive rule, and a sentence such as ``"sell lot 123: harvest $4,210 loss, 
 
 from __future__ import annotations
 
+import datetime as dt
+
 import numpy as np
 
 from optimizer.build import Prepared
-from optimizer.types import Blocked, FloatArray, LotSale, Mode, Reason, SecurityTrade, Side
+from optimizer.types import (
+    WASH_SALE_DAYS,
+    Blocked,
+    FloatArray,
+    LotSale,
+    Mode,
+    Reason,
+    SecurityTrade,
+    Side,
+)
+from optimizer.washsale import WindowBlock, wash_classes
 
 
 def _money(x: float) -> str:
@@ -56,9 +68,7 @@ def blocked_list(prep: Prepared) -> tuple[Blocked, ...]:
 
 def _unit_drift(prep: Prepared, w: FloatArray) -> FloatArray:
     n_units = len(prep.unit_target)
-    result: FloatArray = (
-        np.bincount(prep.unit_of, weights=w, minlength=n_units) - prep.unit_target
-    )
+    result: FloatArray = np.bincount(prep.unit_of, weights=w, minlength=n_units) - prep.unit_target
     return result
 
 
@@ -92,6 +102,10 @@ def explain(
     gain_sec = np.bincount(sale_sec, weights=sale_gain, minlength=n)
     tax_sec = np.bincount(sale_sec, weights=sale_tax, minlength=n)
     loss_sec = np.bincount(sale_sec, weights=(sale_gain < 0).astype(np.float64), minlength=n) > 0
+    # Wash-sale classes with a loss sale in this rebalance: buying into them now would be a
+    # wash sale, so a substitute bought instead says so (window: as_of + 30 days).
+    cls = wash_classes(problem)
+    loss_classes = {int(c) for c in np.unique(cls[loss_sec])}
     sec_rule: dict[int, str] = {}
     reasons: list[Reason] = []
     for t in trades:
@@ -110,7 +124,9 @@ def explain(
                 rule, why = "reduce_drift", f"close drift {dc:.2%}"
             text = f"sell {t.shares:g} {t.security_id} (${t.value:,.0f}): {why}"
         else:
-            rule, why, instead, window = _buy_rule(prep, i, group_of, buy_block, lo, mode, dc)
+            rule, why, instead, window = _buy_rule(
+                prep, i, group_of, buy_block, loss_classes, lo, mode, dc
+            )
             if instead:
                 text = f"buy {t.security_id} instead of {instead}: {why}"
             else:
@@ -150,6 +166,8 @@ def explain(
             what = f"harvest {_money(s.realized_gain)} loss, {s.term}"
         else:
             rule = sec_rule.get(s.security, "reduce_drift")
+            if rule == "harvest_loss":
+                rule = "reduce_drift"  # a gain lot sold alongside harvested losses
             what = (
                 f"realize {_money(s.realized_gain)} gain, {s.term}, tax {_money(s.tax)} "
                 f"({rule.replace('_', ' ')})"
@@ -168,7 +186,6 @@ def explain(
                 cost=float(prep.kappa[s.security] * s.proceeds),
             )
         )
-    _ = cash_after
     return tuple(reasons)
 
 
@@ -176,23 +193,34 @@ def _buy_rule(
     prep: Prepared,
     i: int,
     group_of: dict[int, tuple[int, ...]],
-    buy_block: dict[int, object],
+    buy_block: dict[int, WindowBlock],
+    loss_classes: set[int],
     lo: FloatArray,
     mode: Mode,
     drift_closed: float,
-) -> tuple[str, str, str, object]:
+) -> tuple[str, str, str, dt.date | None]:
     """(rule, plain-English why, security id bought instead of, window end or None)."""
-    ids = prep.problem.security_ids
+    problem = prep.problem
+    ids = problem.security_ids
     members = group_of.get(i)
     if members is not None and members[0] != i:
         # A substitute: say why a more preferred member was not bought.
+        cls = wash_classes(problem)
         for better in members[: members.index(i)]:
             blk = buy_block.get(better)
             if blk is not None:
-                end = getattr(blk, "window_end", None)
+                end = blk.window_end
                 return (
                     "substitute_wash_sale",
-                    f"wash-sale window until {end.isoformat() if end else '?'}",
+                    f"wash-sale window until {end.isoformat()}",
+                    ids[better],
+                    end,
+                )
+            if int(cls[better]) in loss_classes:
+                end = problem.as_of + dt.timedelta(days=WASH_SALE_DAYS)
+                return (
+                    "substitute_wash_sale",
+                    f"{ids[better]} sold at a loss now, wash-sale window until {end.isoformat()}",
                     ids[better],
                     end,
                 )

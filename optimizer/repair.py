@@ -54,7 +54,9 @@ def find_conflicts(
         x2 = np.where(fix_lots, 0.0, x)
         b2 = np.where(fix_buys, 0.0, b)
         loss = prep.tax.gain < 0
-        loss_sold = np.bincount(lot_sec, weights=np.where(loss, prep.lot_weight * x2, 0), minlength=n)
+        loss_sold = np.bincount(
+            lot_sec, weights=np.where(loss, prep.lot_weight * x2, 0), minlength=n
+        )
         cls_loss = np.bincount(cls, weights=loss_sold, minlength=n)
         cls_buy = np.bincount(cls, weights=b2, minlength=n)
         conflict = (cls_loss > eps) & (cls_buy > eps)
@@ -133,8 +135,12 @@ def round_trades(
     *,
     budgets_on: bool,
     fixed_lots: BoolArray,
+    turnover_on: bool = True,
 ) -> RoundedTrades:
-    """Round the continuous trades and restore cash and budgets (section 6 step 6)."""
+    """Round the continuous trades and restore cash and budgets (section 6 step 6).
+
+    ``budgets_on`` / ``turnover_on``: whether those constraints are in force (not relaxed).
+    """
     problem = prep.problem
     settings = problem.settings
     n = problem.n_securities
@@ -167,7 +173,10 @@ def round_trades(
     min_trade = settings.min_trade
     gain_room = prep.gain_room if budgets_on else None
     tax_room = prep.tax_room if budgets_on else None
-    cash_need = (prep.cash_req - CASH_TOL) * base
+    # Cash may miss its requirement by float noise (CASH_TOL * B) but is never negative.
+    cash_need = max(prep.cash_req - CASH_TOL, 0.0) * base
+    cap = settings.turnover_max
+    turnover_cap = cap * base if (turnover_on and cap is not None) else None
     lot_order_gain = np.lexsort((np.arange(len(q)), -gain_ps))  # largest gain/share first
     lot_order_cheap = np.lexsort((np.arange(len(q)), tax_ps / lot_price, ~(gain_ps <= 0)))
 
@@ -247,7 +256,9 @@ def round_trades(
                         if r is None:
                             continue
                         left = r - float(np.dot(per_share, sell))
-                        add = min(add, math.floor(max(left, 0) / per_share[lot] / quantum) * quantum)
+                        add = min(
+                            add, math.floor(max(left, 0) / per_share[lot] / quantum) * quantum
+                        )
                 if add <= 0:
                     continue
                 sell[lot] += add
@@ -255,6 +266,19 @@ def round_trades(
                     sell[lot] = q[lot]
                 short -= add * unit
                 changed = True
+        # (c) turnover (soft): reduce buys, largest $ first; this only raises cash.
+        if turnover_cap is not None:
+            over = float(np.sum(sell * lot_price) + np.sum(buy_sh * price)) - turnover_cap
+            if over > 0:
+                for i in np.lexsort((np.arange(n), -(buy_sh * price))).tolist():
+                    if over <= 0:
+                        break
+                    if buy_sh[i] <= 0:
+                        continue
+                    cut = min(buy_sh[i], math.ceil(over / price[i] / quantum) * quantum)
+                    buy_sh[i] -= cut
+                    over -= cut * price[i]
+                    changed = True
         sell, buy_sh = min_trades(sell, buy_sh)
         buy_sh = exclusive(sell, buy_sh)
         if not changed:
@@ -262,7 +286,10 @@ def round_trades(
     # Final check of every hard constraint.
     if cash_of(sell, buy_sh) < cash_need:
         failure = "cash requirement"
-    for name, room, per_share in (("gain budget", gain_room, gain_ps), ("tax budget", tax_room, tax_ps)):
+    for name, room, per_share in (
+        ("gain budget", gain_room, gain_ps),
+        ("tax budget", tax_room, tax_ps),
+    ):
         if room is not None and float(np.dot(per_share, sell)) > room + 1e-6 * max(1.0, abs(room)):
             failure = failure or name
     return RoundedTrades(sell_shares=sell, buy_shares=buy_sh, failure=failure)

@@ -306,15 +306,13 @@ def solve(problem: Problem) -> Solution:
             break
         last_status = raw_try.status
     if qp is None or raw is None:
-        infeasible_only = all("Infeasible" in st for st in log.statuses)
+        # The hard constraints are feasible (checked above), so the last rung failing is a
+        # solver failure, not infeasibility.
         message = (
             "no rung of the relaxation ladder could be solved "
             f"(last solver status {last_status}); no trade, needs review"
         )
-        status = Status.FALLBACK
-        if infeasible_only and not any(present):
-            status = Status.INFEASIBLE
-        return _no_trade(prep, status, before, blocked, log, message, t_start, (), 0, 0)
+        return _no_trade(prep, Status.FALLBACK, before, blocked, log, message, t_start, (), 0, 0)
     relaxed = tuple(RUNGS[r] for r in range(chosen) if present[r])
     x, b = point_of(prep, qp, raw)
     continuous = terms_at(prep, x, b)
@@ -342,7 +340,9 @@ def solve(problem: Problem) -> Solution:
     x, b = net_conflicts(prep, x, b, EPS_TRADE)
 
     budgets_on = chosen < 2
-    rounded = round_trades(prep, x, b, budgets_on=budgets_on, fixed_lots=fix_lots)
+    rounded = round_trades(
+        prep, x, b, budgets_on=budgets_on, fixed_lots=fix_lots, turnover_on=chosen < 1
+    )
     repair_seconds = time.perf_counter() - t_rep
     if rounded.failure:
         message = f"rounding could not keep a hard constraint: {rounded.failure}"
@@ -388,8 +388,21 @@ def _no_trade(
         sell_shares=np.zeros(L), buy_shares=np.zeros(problem.n_securities), failure=""
     )
     return _assemble(
-        prep, status, before, before, rounded, blocked, log, message, t_start, relaxed, (),
-        n_vars, n_rows, 0, 0.0,
+        prep,
+        status,
+        before,
+        before,
+        rounded,
+        blocked,
+        log,
+        message,
+        t_start,
+        relaxed,
+        (),
+        n_vars,
+        n_rows,
+        0,
+        0.0,
     )
 
 

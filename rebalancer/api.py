@@ -16,6 +16,7 @@ from django.db import models
 from rest_framework import permissions, viewsets
 from rest_framework.exceptions import ValidationError
 from rest_framework.request import Request
+from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from rebalancer.roles import Action, Resource, role_can
@@ -92,7 +93,8 @@ class FirmScopedViewSet(viewsets.ReadOnlyModelViewSet[_M]):
     int_filters: ClassVar[dict[str, str]] = {}
     ordering: ClassVar[tuple[str, ...]] = ("pk",)
 
-    def get_queryset(self) -> models.QuerySet[_M]:
+    def scoped_queryset(self) -> models.QuerySet[_M]:
+        """``Model.objects.for_user(user, action)`` with the query filters, in list order."""
         declared: Any = getattr(self, "queryset", None)
         assert declared is not None, f"{type(self).__name__} declares no queryset"
         model: Any = declared.model
@@ -104,8 +106,28 @@ class FirmScopedViewSet(viewsets.ReadOnlyModelViewSet[_M]):
             for param, lookup in sorted(self.int_filters.items())
             if (value := int_param(self.request, param)) is not None
         }
-        return self.refine_queryset(scoped.filter(**filters)).order_by(*self.ordering)
+        return scoped.filter(**filters).order_by(*self.ordering)
+
+    def get_queryset(self) -> models.QuerySet[_M]:
+        return self.refine_queryset(self.scoped_queryset())
 
     def refine_queryset(self, queryset: models.QuerySet[_M]) -> models.QuerySet[_M]:
         """Annotate, select or prefetch on the already scoped queryset. Never widen it."""
         return queryset
+
+    def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        """Page the plain scoped ids first, then refine only the page's rows.
+
+        Annotations (latest prices, market values) are then computed for one page, not for
+        every row an OFFSET skips.
+        """
+        ids_page = self.paginate_queryset(self.scoped_queryset().values_list("pk", flat=True))
+        ids: list[Any] = list(ids_page) if ids_page is not None else []
+        if ids_page is None:  # pagination switched off: the whole (scoped) list
+            ids = list(self.scoped_queryset().values_list("pk", flat=True))
+        by_pk = {
+            row.pk: row for row in self.refine_queryset(self.scoped_queryset().filter(pk__in=ids))
+        }
+        rows = [by_pk[pk] for pk in ids if pk in by_pk]
+        data = self.get_serializer(rows, many=True).data
+        return self.get_paginated_response(data) if ids_page is not None else Response(data)

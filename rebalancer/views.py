@@ -26,12 +26,11 @@ from rest_framework.authtoken.models import Token
 
 from accounts.selectors import (
     account_holdings,
-    account_list,
     accounts_by_registration,
     book_summary,
     household_list,
+    largest_account,
     valued_page,
-    with_account_values,
 )
 from models_hub.selectors import market_data_summary
 from rebalancer import services
@@ -77,8 +76,7 @@ class HtmxPartialMixin:
 
 
 def _largest_account_holdings(user: AnyUser) -> Any:
-    accounts: Any = with_account_values(account_list(user=user), user=user)
-    largest = accounts.order_by("-total_value", "pk").first()
+    largest = largest_account(user=user)
     return account_holdings(user=user, account_id=largest.pk) if largest is not None else None
 
 
@@ -88,17 +86,21 @@ def _first_households(user: AnyUser, n: int = 10) -> list[Any]:
 
 
 def _home_advisor(user: AnyUser) -> dict[str, Any]:
+    holdings = _largest_account_holdings(user)
     return {
         "book": book_summary(user=user),
         "households": _first_households(user),
-        "holdings": _largest_account_holdings(user),
+        "holdings": holdings,
+        "has_synthetic": holdings is not None and holdings.has_synthetic,
     }
 
 
 def _home_investment(user: AnyUser) -> dict[str, Any]:
+    market = market_data_summary(user=user)
     return {
         "book": book_summary(user=user),
-        "market": market_data_summary(user=user),
+        "market": market,
+        "has_synthetic": market.synthetic_securities > 0,
         "registrations": accounts_by_registration(user=user),
     }
 
@@ -129,9 +131,11 @@ def _home_management(user: AnyUser) -> dict[str, Any]:
 
 
 def _home_data_manager(user: AnyUser) -> dict[str, Any]:
+    market = market_data_summary(user=user)
     return {
         "book": book_summary(user=user),
-        "market": market_data_summary(user=user),
+        "market": market,
+        "has_synthetic": market.synthetic_securities > 0,
         "imports": recent_imports(user=user, limit=10),
     }
 

@@ -116,8 +116,8 @@ class ImportRecord(FirmOwned):
     @property
     def rows_per_second(self) -> int | None:
         """Records processed per second of import time, or None before the import ran."""
-        if self.duration_ms <= 0 or self.rows == 0:
-            return None
+        if self.duration_ms <= 0 or self.rows == 0 or "same_as_import" in self.detail:
+            return None  # not run, or not read: identical to an earlier import
         return round(self.rows * 1000 / self.duration_ms)
 
 

@@ -11,7 +11,7 @@ from typing import Any, cast
 
 from django import forms
 from django.contrib import messages
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.core.exceptions import PermissionDenied
 from django.core.files.uploadedfile import UploadedFile
 from django.core.paginator import Paginator
@@ -36,8 +36,8 @@ class ImportUploadForm(forms.Form):
     kind = forms.ChoiceField(choices=ImportKind.choices)
     file = forms.FileField(help_text="A .csv or .csv.gz file, UTF-8 (with or without BOM).")
 
-    def clean_file(self) -> UploadedFile:
-        upload: UploadedFile = self.cleaned_data["file"]
+    def clean_file(self) -> UploadedFile[bytes]:
+        upload: UploadedFile[bytes] = self.cleaned_data["file"]
         if not (upload.name or "").lower().endswith(SUFFIXES):
             raise forms.ValidationError("The file name must end in .csv or .csv.gz.")
         if (upload.size or 0) > MAX_UPLOAD_BYTES:
@@ -64,11 +64,11 @@ class ImportListView(FirmScopedMixin, View):
         form = ImportUploadForm(request.POST, request.FILES)
         if not form.is_valid():
             return self._render(form, status=400)
-        upload: UploadedFile = form.cleaned_data["file"]
+        upload: UploadedFile[bytes] = form.cleaned_data["file"]
         name = upload.name or "upload.csv"
         record = import_enqueue(
             firm=self.membership.firm,
-            actor=cast(AbstractBaseUser, request.user),
+            actor=cast(User, request.user),
             kind=form.cleaned_data["kind"],
             file_name=name,
             content=b"".join(upload.chunks()),

@@ -24,6 +24,7 @@ from accounts.demo.plan import BookSpec, HouseholdPlan, book_plan
 from accounts.demo.universe import Universe, universe_load
 from accounts.demo.write import WriteContext, WriteCounts, chunk_write
 from accounts.models import AccountFlag, Household
+from models_hub.marketdata.bulk import bulk_session
 from models_hub.marketdata.load import market_data_load
 from models_hub.models import Security
 from rebalancer.audit import audit_record
@@ -118,6 +119,8 @@ def demo_specs(*, seed: int, accounts: int) -> tuple[DemoFirmSpec, DemoFirmSpec]
             accounts=max(10, min(200, accounts // 50)),
             advisors=1,
             number_prefix="SS",
+            # Funds and a few legacy stocks: a small firm, and a small price history to load.
+            direct_indexing=False,
         ),
         prices="held",
     )
@@ -252,7 +255,7 @@ def demo_book_build(*, seed: int = DEFAULT_SEED, accounts: int = DEFAULT_ACCOUNT
     universe = universe_load()
     # A fixed salt makes the hash, like the rest of the book, a function of the seed.
     password_hash = make_password(DEMO_PASSWORD, salt=f"demobook{seed}")
-    with transaction.atomic():
+    with transaction.atomic(), bulk_session():
         _check_free(specs)
         user_model = get_user_model()
         if not user_model.objects.filter(username=OPERATOR_USERNAME).exists():

@@ -62,6 +62,7 @@ VALUE_MEDIAN_SIGMA = {
 VALUE_MIN, VALUE_MAX = 25_000.0, 15_000_000.0
 DI_MIN_VALUE = 250_000.0
 DI_MIN_NAMES = 100
+ESG_EXCLUDED_SECTOR = "Energy"
 SHORT_TERM_ROWS = 252  # about one year of trading days
 TICKS = 10_000
 
@@ -75,6 +76,7 @@ class BookSpec:
     accounts: int
     advisors: int
     number_prefix: str
+    direct_indexing: bool = True  # False: no direct-indexing accounts (a book of funds)
 
 
 @dataclass(frozen=True)
@@ -215,11 +217,10 @@ def _direct_indexing_buys(
     """(buys, screened) of a direct-indexing account: top-n names by cap, 1-4 contributions."""
     largest = len(universe.di_tickers)
     names = rng.randint(DI_MIN_NAMES, largest if value >= 1_000_000 else min(250, largest))
-    chosen = list(range(names))
-    screened = rng.random() < 0.25
-    if screened:  # an ESG or client screen drops a few names
-        for drop in sorted(rng.sample(chosen, rng.randint(1, 5)), reverse=True):
-            chosen.remove(drop)
+    screened = rng.random() < 0.15  # an ESG screen: no fossil-fuel producers
+    chosen = [
+        i for i in range(names) if not (screened and universe.di_sectors[i] == ESG_EXCLUDED_SECTOR)
+    ]
     sel = np.array(chosen, dtype=np.int64)
     cols = universe.di_cols[sel]
     per_dollar = universe.di_cap_per_dollar[sel]
@@ -279,7 +280,7 @@ def _account_plan(
     value = _value(rng, registration)
     roll = rng.random()
     taxable = registration in (TAXABLE, TRUST)
-    if taxable and value >= DI_MIN_VALUE and roll < 0.30:
+    if spec.direct_indexing and taxable and value >= DI_MIN_VALUE and roll < 0.30:
         kind = KIND_DIRECT_INDEXING
     elif taxable and roll < (0.48 if value >= DI_MIN_VALUE else 0.20):
         kind = KIND_LEGACY

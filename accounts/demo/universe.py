@@ -4,13 +4,20 @@ portfolios and the legacy stocks. Built from the files alone (no database), once
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 
 import numpy as np
 
 from models_hub.marketdata.load import market_closes
-from models_hub.marketdata.real import CAPS_DATE, CloseTable, FloatArray, IntArray, caps_2015
+from models_hub.marketdata.real import (
+    CAPS_DATE,
+    CloseTable,
+    FloatArray,
+    IntArray,
+    caps_2015,
+    real_securities,
+)
 
 #: Legacy stocks are bought in the first LEGACY_ROWS trading days (2015-01-12 .. about 2016-07)...
 LEGACY_ROWS = 380
@@ -77,7 +84,8 @@ class Universe:
     ``closes``: real and synthetic closes (1/10,000 $). ``today_row``: the last trading day.
     ``di_tickers``: the direct-indexing universe, 2015-07-08 members quoted on that day and today,
     largest 2015 cap first; ``di_cols`` their columns in ``closes``; ``di_cap_per_dollar``:
-    cap_2015 / close(2015-07-08), so a name's cap on row t is that times its close on t.
+    cap_2015 / close(2015-07-08), so a name's cap on row t is that times its close on t;
+    ``di_sectors`` their GICS sectors.
     ``legacy_tickers``: names that gained at least LEGACY_MIN_GAIN x from some day in the first
     LEGACY_ROWS rows to today, sorted.
     """
@@ -87,6 +95,7 @@ class Universe:
     di_tickers: tuple[str, ...]
     di_cols: IntArray
     di_cap_per_dollar: FloatArray
+    di_sectors: tuple[str, ...]
     legacy_tickers: tuple[str, ...]
     models: tuple[ModelPortfolio, ...]
 
@@ -115,22 +124,16 @@ def universe_load() -> Universe:
     per_dollar = np.array(
         [float(caps[t]) for t in eligible], dtype=np.float64
     ) / closes.dollars[caps_row, cols]
+    sectors = {s.ticker: s.sector for s in real_securities()}
     universe = Universe(
         closes=closes,
         today_row=today,
         di_tickers=tuple(eligible),
         di_cols=cols,
         di_cap_per_dollar=per_dollar,
+        di_sectors=tuple(sectors[t] for t in eligible),
         legacy_tickers=(),
         models=MODEL_PORTFOLIOS,
     )
     legacy = tuple(sorted(t for t in eligible if len(universe.legacy_rows(t)) > 0))
-    return Universe(
-        closes=closes,
-        today_row=today,
-        di_tickers=universe.di_tickers,
-        di_cols=cols,
-        di_cap_per_dollar=per_dollar,
-        legacy_tickers=legacy,
-        models=MODEL_PORTFOLIOS,
-    )
+    return replace(universe, legacy_tickers=legacy)

@@ -17,8 +17,9 @@ rounded to 1/10,000 dollar, like the real ones. Four ways to make a series:
 * **generated**: for asset classes with no real data here (international, bonds, munis, cash-like).
   Daily log return g(t) = mu/252 - s^2/2 + s * (rho * z_m(t) + sqrt(1 - rho^2) * e(t)), where
   s = vol / sqrt(252), z_m is the standardised daily log return of the real "US Total Market"
-  basket, and e(t) are standard normals from ``numpy.random.default_rng(seed)``, demeaned so the
-  mean daily log return over the window is exactly mu/252 - s^2/2. The parameters
+  basket, and e(t) are standard normals from ``numpy.random.default_rng(seed)``, demeaned, made
+  orthogonal to z_m and scaled to unit variance: over the window the sample mean log return is
+  exactly mu/252 - s^2/2, the sample volatility s and the correlation with z_m rho. The parameters
   (mu = drift per year, vol per year, rho = correlation with the market series, seed) are fixed
   per fund in :data:`SYNTHETIC_FUNDS`, so the series is the same on every run.
 * **tracks**: a fund that follows another synthetic fund less a yearly fee (an index mutual fund
@@ -353,7 +354,11 @@ def _synthetic_levels(data_dir: Path) -> dict[str, FloatArray]:
         else:
             s = fund.vol / math.sqrt(TRADING_DAYS)
             noise = np.random.default_rng(fund.seed).standard_normal(days - 1)
-            noise -= noise.mean()  # so the realised drift is exactly the parameter
+            # Demean, make orthogonal to the market and scale to unit variance, so the sample
+            # drift, volatility and correlation of the series are the parameters exactly.
+            noise -= noise.mean()
+            noise -= (noise @ z_market) / (z_market @ z_market) * z_market
+            noise /= noise.std()
             mix = fund.corr * z_market + math.sqrt(1.0 - fund.corr**2) * noise
             log_ret = fund.drift / TRADING_DAYS - s * s / 2.0 + s * mix
             levels[fund.ticker] = base * np.exp(np.concatenate([[0.0], np.cumsum(log_ret)]))

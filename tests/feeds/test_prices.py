@@ -192,14 +192,14 @@ def test_large_price_file_streams_in_flat_memory(cast: Cast) -> None:
     data = _generated_long_file(tickers, ROWS // len(tickers))
     ids = {s.ticker: s.pk for s in Security.objects.filter(firm=cast.firm_a)}
 
+    # The least a non-streaming import would hold: one (security id, date, close) per row.
+    start = dt.date(2000, 1, 3)
     gc.collect()
     tracemalloc.start()
     held = [
-        Price(
-            firm_id=cast.firm_a.pk, security_id=ids[t], date=dt.date(2000, 1, 3), close=Decimal(1)
-        )
+        (ids[t], start + dt.timedelta(days=d), Decimal(f"{10 + d % 97 / 100:.2f}"))
         for t in tickers
-        for _ in range(ROWS // len(tickers))
+        for d in range(ROWS // len(tickers))
     ]
     _, holding_all = tracemalloc.get_traced_memory()
     tracemalloc.stop()
@@ -214,5 +214,6 @@ def test_large_price_file_streams_in_flat_memory(cast: Cast) -> None:
     assert record.status == ImportStatus.APPLIED, record.errors
     assert record.created == ROWS
     assert Price.objects.filter(firm=cast.firm_a).count() == ROWS + 1
-    # The file itself is in memory (bytes, ~1.3 MB); the rows never are, all at once.
+    # Measured: peak ~2.4 MB against ~10.4 MB for holding the rows (the file bytes are not
+    # counted: they existed before tracing started).
     assert peak < holding_all / 3, (peak, holding_all)

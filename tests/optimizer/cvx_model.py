@@ -34,8 +34,8 @@ def cvx_objective(problem: Problem, rung: int = 0) -> tuple[str, float]:
     B = problem.cash + value.sum() - problem.withdrawal
     m = value / B
     h = np.zeros(n)
-    for l in range(L):
-        h[lots.security[l]] += m[l]
+    for lot in range(L):
+        h[lots.security[lot]] += m[lot]
     g = value - lots.cost_basis
     lt = _long_term(lots.acquired, problem.as_of)
     r = np.where(lt, problem.tax_rates.long_term, problem.tax_rates.short_term)
@@ -61,9 +61,9 @@ def cvx_objective(problem: Problem, rung: int = 0) -> tuple[str, float]:
     buy_ok = np.array([not (nb[i] or dnt[i] or (cls[i] & loss_recent)) for i in range(n)])
     sell_ok = np.array(
         [
-            not (ns[lots.security[l]] or dnt[lots.security[l]])
-            and not (g[l] < 0 and (cls[lots.security[l]] & buy_recent))
-            for l in range(L)
+            not (ns[lots.security[lot]] or dnt[lots.security[lot]])
+            and not (g[lot] < 0 and (cls[lots.security[lot]] & buy_recent))
+            for lot in range(L)
         ]
     )
     if st.mode == Mode.RAISE_CASH:
@@ -74,15 +74,15 @@ def cvx_objective(problem: Problem, rung: int = 0) -> tuple[str, float]:
     x = cp.Variable(L)
     b = cp.Variable(n)
     S = np.zeros((n, L))
-    for l in range(L):
-        S[lots.security[l], l] = m[l]
+    for lot in range(L):
+        S[lots.security[lot], lot] = m[lot]
     s = S @ x
     w = h + b - s
     c = problem.cash / B + cp.sum(s) - cp.sum(b) - kappa @ (b + s)
     cons = [x >= 0, x <= 1, b >= 0, c >= problem.withdrawal / B + st.cash_target]
-    for l in range(L):
-        if not sell_ok[l]:
-            cons.append(x[l] == 0)
+    for lot in range(L):
+        if not sell_ok[lot]:
+            cons.append(x[lot] == 0)
     for i in range(n):
         if not buy_ok[i]:
             cons.append(b[i] == 0)
@@ -130,7 +130,7 @@ def cvx_objective(problem: Problem, rung: int = 0) -> tuple[str, float]:
         lo = np.zeros(n) if problem.min_weight is None else problem.min_weight
         hi = np.full(n, np.inf) if problem.max_weight is None else problem.max_weight
         for i in range(n):
-            sellable_w = sum(m[l] for l in range(L) if lots.security[l] == i and sell_ok[l])
+            sellable_w = sum(m[lot] for lot in range(L) if lots.security[lot] == i and sell_ok[lot])
             lo_i = lo[i] if buy_ok[i] else min(lo[i], h[i])
             hi_i = max(hi[i], h[i] - sellable_w)
             if lo_i > 0:

@@ -30,7 +30,9 @@ def lots_of(
     lot_id: list[int] | None = None,
 ) -> Lots:
     return Lots(
-        lot_id=np.asarray(lot_id if lot_id is not None else range(1, len(security) + 1), dtype=np.int64),
+        lot_id=np.asarray(
+            lot_id if lot_id is not None else range(1, len(security) + 1), dtype=np.int64
+        ),
         security=np.asarray(security, dtype=np.int64),
         shares=np.asarray(shares, dtype=np.float64),
         cost_basis=np.asarray(basis, dtype=np.float64),
@@ -67,7 +69,9 @@ def random_problem(
         load = rng.normal(0, 1, (n, k)) * (rng.random((n, k)) < loading_density)
         a = rng.normal(0, 0.1, (k, k))
         risk_model = RiskModel(
-            loadings=load, factor_cov=a @ a.T + 0.01 * np.eye(k), specific_var=rng.uniform(0.01, 0.1, n)
+            loadings=load,
+            factor_cov=a @ a.T + 0.01 * np.eye(k),
+            specific_var=rng.uniform(0.01, 0.1, n),
         )
     kw: dict[str, object] = {}
     settings: dict[str, object] = {
@@ -117,7 +121,10 @@ def random_problem(
         if n >= 4 and rng.random() < 0.5:
             perm = rng.permutation(n)
             groups = [
-                EquivalenceGroup(members=(int(perm[0]), int(perm[1])), substantially_identical=bool(rng.random() < 0.5)),
+                EquivalenceGroup(
+                    members=(int(perm[0]), int(perm[1])),
+                    substantially_identical=bool(rng.random() < 0.5),
+                ),
             ]
             if n >= 6:
                 groups.append(EquivalenceGroup(members=(int(perm[2]), int(perm[3]), int(perm[4]))))
@@ -125,7 +132,13 @@ def random_problem(
         if rng.random() < 0.3:
             members = np.flatnonzero(rng.random(n) < 0.4).astype(np.int64)
             kw["group_bounds"] = (
-                GroupBound(name="sector A", kind="sector", members=members, lower=0.0, upper=float(rng.uniform(0.1, 0.6))),
+                GroupBound(
+                    name="sector A",
+                    kind="sector",
+                    members=members,
+                    lower=0.0,
+                    upper=float(rng.uniform(0.1, 0.6)),
+                ),
             )
     return Problem(
         account_id=f"rand-{seed}",
@@ -144,5 +157,33 @@ def random_problem(
         settings=Settings(**settings),  # type: ignore[arg-type]
         tax_rates=TaxRates(short_term=0.37, long_term=0.2),
         risk_model=risk_model,
+        **kw,  # type: ignore[arg-type]
+    )
+
+
+def tiny(
+    prices: list[float],
+    targets: list[float],
+    lots: list[tuple[int, float, float, str]],
+    *,
+    cash: float = 0.0,
+    ids: tuple[str, ...] | None = None,
+    **kw: object,
+) -> Problem:
+    """A hand-made problem. ``lots``: (security, shares, total cost basis $, acquired ISO)."""
+    n = len(prices)
+    return Problem(
+        account_id="tiny",
+        as_of=kw.pop("as_of", AS_OF),  # type: ignore[arg-type]
+        security_ids=ids if ids is not None else tuple("ABCDEFGHIJ"[:n]),
+        prices=np.asarray(prices, dtype=np.float64),
+        targets=np.asarray(targets, dtype=np.float64),
+        lots=lots_of(
+            [lot[0] for lot in lots],
+            [lot[1] for lot in lots],
+            [lot[2] for lot in lots],
+            [lot[3] for lot in lots],
+        ),
+        cash=cash,
         **kw,  # type: ignore[arg-type]
     )

@@ -67,29 +67,29 @@ class AccountsImporter:
         household_names: dict[str, tuple[str, int]] = {}
         stream = RowStream(source, columns=COLUMNS, report=report)
         for row in stream:
-            parsed = self._parse(row, advisors)
-            if parsed is None:
-                continue
-            key = (parsed.custodian, parsed.account_number)
-            if key in first_line:
+            # Duplicates and household names are checked on the raw cells, so a repeat of a
+            # bad row is reported too.
+            key = (row.raw("custodian"), row.raw("account_number"))
+            if all(key) and key in first_line:
                 row.fail(
                     "account_number",
-                    parsed.account_number,
+                    key[1],
                     f"account appears twice (first on line {first_line[key]})",
                 )
-                continue
-            first_line[key] = row.line
-            known = household_names.setdefault(
-                parsed.household_id, (parsed.household_name, row.line)
-            )
-            if known[0] != parsed.household_name:
-                row.fail(
-                    "household_name",
-                    parsed.household_name,
-                    f"household {parsed.household_id} is named {known[0]!r} on line {known[1]}",
-                )
-                continue
-            self.rows.append(parsed)
+            elif all(key):
+                first_line[key] = row.line
+            household = (row.raw("household_id"), row.raw("household_name"))
+            if all(household):
+                name, line = household_names.setdefault(household[0], (household[1], row.line))
+                if name != household[1]:
+                    row.fail(
+                        "household_name",
+                        household[1],
+                        f"household {household[0]} is named {name!r} on line {line}",
+                    )
+            parsed = self._parse(row, advisors)
+            if parsed is not None:
+                self.rows.append(parsed)
         self._reject_other_firms_accounts(firm, report)
         return Counts(lines=stream.lines, rows=stream.lines)
 
@@ -187,19 +187,23 @@ class AccountsImporter:
             wanted: dict[str, Any] = {"household_id": households[row.household_id], **row.values}
             if row.has_advisor:
                 wanted["advisor_id"] = row.advisor_id
-            account = existing.get((row.custodian, row.account_number))
-            if account is None:
-                account = Account(
-                    firm=firm, custodian=row.custodian, account_number=row.account_number, **wanted
+            current = existing.get((row.custodian, row.account_number))
+            if current is None:
+                to_create.append(
+                    Account(
+                        firm=firm,
+                        custodian=row.custodian,
+                        account_number=row.account_number,
+                        **wanted,
+                    )
                 )
-                to_create.append(account)
                 continue
-            changed = sorted(k for k, v in wanted.items() if getattr(account, k) != v)
+            changed = sorted(k for k, v in wanted.items() if getattr(current, k) != v)
             for name in changed:
-                setattr(account, name, wanted[name])
+                setattr(current, name, wanted[name])
             if changed:
                 fields.update(changed)
-                to_update.append(account)
+                to_update.append(current)
         Account.objects.bulk_create(to_create, batch_size=BATCH_SIZE)
         if to_update:
             Account.objects.bulk_update(to_update, sorted(fields), batch_size=BATCH_SIZE)

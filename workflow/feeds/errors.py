@@ -72,6 +72,6 @@ class ErrorReport:
         return self.count > 0
 
     def as_list(self) -> list[dict[str, Any]]:
-        """Errors sorted by line, then column, as JSON-ready dicts."""
-        ordered = sorted(self.errors, key=lambda e: (e.line, e.column, e.reason))
+        """Errors by line (within a line, in the order found), as JSON-ready dicts."""
+        ordered = sorted(self.errors, key=lambda e: e.line)
         return [error.as_dict() for error in ordered]

@@ -14,7 +14,9 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterator
 from decimal import Decimal
+from typing import Any
 
+from django.db import connection, models
 from django.utils import timezone
 
 from models_hub.models import Price
@@ -203,29 +205,27 @@ class PricesImporter:
                 )
                 continue
             raw_day = cells[0].strip()
-            day = parse_date(raw_day) if raw_day else "missing value"
-            if isinstance(day, str):
-                report.add(line=line, column="date", value=raw_day, reason=day)
-                day = None
-            elif day > today:
+            parsed = parse_date(raw_day) if raw_day else "missing value"
+            day: dt.date | None = None
+            if isinstance(parsed, str):
+                report.add(line=line, column="date", value=raw_day, reason=parsed)
+            elif parsed > today:
                 report.add(
                     line=line,
                     column="date",
                     value=raw_day,
                     reason=f"date is in the future (after {today.isoformat()})",
                 )
-                day = None
-            elif check_duplicates:
-                if day in first_line_of_day:
-                    report.add(
-                        line=line,
-                        column="date",
-                        value=raw_day,
-                        reason=f"date appears twice (first on line {first_line_of_day[day]})",
-                    )
-                    day = None
-                else:
-                    first_line_of_day[day] = line
+            elif check_duplicates and parsed in first_line_of_day:
+                report.add(
+                    line=line,
+                    column="date",
+                    value=raw_day,
+                    reason=f"date appears twice (first on line {first_line_of_day[parsed]})",
+                )
+            else:
+                first_line_of_day[parsed] = line
+                day = parsed
             for index, ticker, security_id in columns:
                 text = cells[index].strip()
                 if not text:
@@ -286,14 +286,45 @@ class PricesImporter:
                 counts.unchanged += 1
             else:
                 changed.append(Price(pk=pk, close=new))
-        Price.objects.bulk_create(
-            [
-                Price(firm_id=firm.pk, security_id=security_id, date=day, close=close)
-                for (security_id, day), close in batch.items()
-            ],
-            batch_size=PRICE_BATCH,
-        )
+        _insert(firm.pk, batch)
         if changed:
             Price.objects.bulk_update(changed, ["close"], batch_size=PRICE_BATCH)
         counts.created += len(batch)
         counts.updated += len(changed)
+
+
+def _insert(firm_id: int, closes: dict[tuple[int, dt.date], Decimal]) -> None:
+    """INSERT the closes as multi-row ``INSERT ... VALUES`` statements.
+
+    Deliberately below the ORM: building a model instance per close and compiling the INSERT
+    through ``bulk_create`` was ~70% of a large import's time (profiled: 50k closes, 7.5 s of
+    10.4 s), while the database's own work is a fraction of that. Table and column names come
+    from the model; values are adapted by the backend's own adapters; the database's unique and
+    check constraints still apply. Needs no RETURNING: nothing reads the new ids.
+    """
+    if not closes:
+        return
+    meta = Price._meta
+    fields = [meta.get_field(name) for name in ("firm", "security", "date", "close")]
+    columns = [field.column for field in fields if isinstance(field, models.Field) and field.column]
+    close_field = fields[-1]
+    assert isinstance(close_field, models.DecimalField) and len(columns) == 4
+    max_digits, places = close_field.max_digits, close_field.decimal_places
+    ops = connection.ops
+    head = "INSERT INTO {} ({}) VALUES ".format(
+        ops.quote_name(meta.db_table), ", ".join(ops.quote_name(column) for column in columns)
+    )
+    per_statement = min(1000, (connection.features.max_query_params or 4000) // len(columns))
+    items = list(closes.items())
+    with connection.cursor() as cursor:
+        for start in range(0, len(items), per_statement):
+            chunk = items[start : start + per_statement]
+            params: list[Any] = []
+            for (security_id, day), close in chunk:
+                params += (
+                    firm_id,
+                    security_id,
+                    ops.adapt_datefield_value(day),
+                    ops.adapt_decimalfield_value(close, max_digits, places),
+                )
+            cursor.execute(head + ", ".join(["(%s, %s, %s, %s)"] * len(chunk)), params)

@@ -16,7 +16,7 @@ import hashlib
 import io
 import re
 import zlib
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
@@ -95,7 +95,7 @@ class _LineCounter:
         self.line = 0
 
 
-def _decoded_lines(binary: IO[bytes], counter: _LineCounter) -> Iterator[str]:
+def _decoded_lines(binary: io.BufferedIOBase, counter: _LineCounter) -> Iterator[str]:
     """Physical lines as text; the first loses its UTF-8 BOM. Anything not UTF-8 stops reading."""
     for raw in binary:
         counter.line += 1
@@ -120,12 +120,12 @@ def _decoded_lines(binary: IO[bytes], counter: _LineCounter) -> Iterator[str]:
             ) from None
 
 
-def _open_text(source: FeedSource, raw: IO[bytes]) -> IO[bytes]:
+def _open_text(source: FeedSource, raw: io.RawIOBase) -> io.BufferedIOBase:
     """The decompressed byte stream of ``raw``, after checking the file name and gzip header."""
     lower = source.name.lower()
     if not lower.endswith(SUFFIXES):
         raise FeedError(line=0, value=source.name, reason="file name must end in .csv or .csv.gz")
-    buffered = io.BufferedReader(raw, buffer_size=_CHUNK)  # type: ignore[arg-type]
+    buffered = io.BufferedReader(raw, buffer_size=_CHUNK)
     compressed = buffered.peek(2)[:2] == GZIP_MAGIC
     if lower.endswith(".gz") and not compressed:
         raise FeedError(
@@ -134,13 +134,13 @@ def _open_text(source: FeedSource, raw: IO[bytes]) -> IO[bytes]:
             reason="the file name ends in .csv.gz but the content is not gzip-compressed",
         )
     if compressed:
-        return gzip.GzipFile(fileobj=buffered, mode="rb")  # type: ignore[return-value]
+        return gzip.GzipFile(fileobj=buffered, mode="rb")
     return buffered
 
 
 def read_records(
     source: FeedSource, *, expect_sha256: str | None = None
-) -> Iterator[tuple[int, list[str]]]:
+) -> Generator[tuple[int, list[str]], None, None]:
     """Yield ``(line, cells)`` for every non-blank CSV record, the header first.
 
     ``line`` is the 1-based physical line the record starts on. Raises :class:`FeedError` for a

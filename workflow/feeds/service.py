@@ -18,7 +18,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db import transaction
 from django.utils import timezone
 
@@ -52,7 +52,7 @@ def importer_for(kind: str) -> Importer:
 def import_file(
     *,
     firm: Firm,
-    actor: AbstractBaseUser | None,
+    actor: User | None,
     kind: str,
     file_name: str,
     path: Path | None = None,
@@ -77,7 +77,7 @@ def import_file(
 
 
 def import_enqueue(
-    *, firm: Firm, actor: AbstractBaseUser, kind: str, file_name: str, content: bytes
+    *, firm: Firm, actor: User, kind: str, file_name: str, content: bytes
 ) -> ImportRecord:
     """Store an uploaded file and queue its import; the worker runs after this commits."""
     if kind not in ImportKind.values:
@@ -123,7 +123,7 @@ def _execute(
     *,
     record: ImportRecord,
     load: Callable[[], FeedSource],
-    actor: AbstractBaseUser | None,
+    actor: User | None,
     force: bool,
 ) -> ImportRecord:
     """Run the import and finish its record, whatever happens: a bug leaves ``failed``."""
@@ -145,7 +145,7 @@ def _run(
     *,
     record: ImportRecord,
     source: FeedSource,
-    actor: AbstractBaseUser | None,
+    actor: User | None,
     force: bool,
     started: float,
 ) -> None:

@@ -1,0 +1,53 @@
+"""Same problem -> same bytes, across fresh processes; no Django in the import graph."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+SCRIPT = """
+import hashlib
+from optimizer import solve
+from optimizer.examples import example_problem
+from optimizer.jsonio import solution_to_json
+from tests.optimizer.factories import random_problem
+problems = [example_problem()] + [random_problem(s) for s in range(25)]
+problems += [random_problem(100 + s, n=80, lots=200, factors=5) for s in range(3)]
+h = hashlib.sha256()
+for p in problems:
+    h.update(solution_to_json(solve(p), timings=False).encode())
+print(h.hexdigest())
+"""
+
+
+def _run(code: str) -> str:
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+        env={"PYTHONHASHSEED": "random", "PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT)},
+    )
+    return out.stdout.strip()
+
+
+def test_identical_result_bytes_in_two_fresh_processes() -> None:
+    first = _run(SCRIPT)
+    second = _run(SCRIPT)
+    assert len(first) == 64
+    assert first == second
+
+
+def test_importing_optimizer_does_not_import_django() -> None:
+    code = (
+        "import sys, optimizer, optimizer.solve, optimizer.jsonio, optimizer.__main__\n"
+        "bad = sorted(m for m in sys.modules if m.split('.')[0] in "
+        "('django', 'rest_framework', 'celery', 'guardian', 'rebalancer', 'accounts', "
+        "'models_hub', 'workflow'))\n"
+        "print(','.join(bad) or 'clean')\n"
+    )
+    assert _run(code) == "clean"

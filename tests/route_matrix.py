@@ -1,0 +1,208 @@
+"""The access matrix: one row per named URL route, read by ``tests/test_access_matrix.py``.
+
+Each :class:`Route` says how to build the route's URL for one firm's objects, which firm-A roles
+may use it, and what a successful request returns. The test derives every case from the row:
+
+* anonymous -> login redirect (``page``) or 401 (``api``); ``public`` routes answer anyone;
+* a firm-B user whose role would be allowed -> 404 on firm A's object (and ``ok`` on firm B's own);
+* an advisor -> 404 on a household-owned object outside their assigned households;
+* a firm-A role not in ``roles`` -> 403; a role in ``roles`` -> ``ok`` (2xx unless noted);
+* an authenticated user with no firm membership -> ``no_membership`` (403 unless noted).
+
+A route missing from :data:`ROUTES` (and not in :data:`EXCLUDED` with a reason) fails
+``test_every_route_is_in_the_matrix``. Adding a route? Add its row here.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any, Literal
+
+from accounts.models import Position, TaxLot
+from rebalancer.models import Membership
+from rebalancer.roles import Role
+from tests.conftest import Cast
+from tests.factories import holding
+from workflow.models import ImportKind, ImportRecord
+
+ALL_ROLES: frozenset[Role] = frozenset(Role)
+R = Role
+
+Kind = Literal["page", "api", "public"]
+Which = Literal["a", "b", "a_unassigned"]
+
+
+@dataclass(frozen=True)
+class Objects:
+    """The objects of one firm that URLs point at.
+
+    ``a``: firm A's objects in advisor A's assigned household. ``b``: firm B's objects.
+    ``a_unassigned``: firm A's objects in a household no advisor is assigned (``hh_a2``).
+    ``membership`` is a member whose role a firm admin may change or who may be deactivated.
+    """
+
+    household: Any
+    account: Any
+    position: Position
+    lot: TaxLot
+    security: Any
+    membership: Membership
+    import_record: ImportRecord
+
+
+def _import_record(firm: Any) -> ImportRecord:
+    return ImportRecord.objects.create(firm=firm, kind=ImportKind.PRICES, file_name="prices.csv")
+
+
+def objects_for(cast: Cast, which: Which) -> Objects:
+    """Build (or find) the objects of ``which`` in the shared cast."""
+    if which == "b":
+        household, account, security = cast.hh_b1, cast.account_b1, cast.security_b
+        membership = Membership.objects.get(user=cast.advisor_b)
+        firm = cast.firm_b
+    else:
+        firm = cast.firm_a
+        security = cast.security_a
+        membership = Membership.objects.get(user=cast.user(Role.DATA_MANAGER))
+        if which == "a":
+            household, account = cast.hh_a1, cast.account_a1
+        else:
+            household, account = cast.hh_a2, cast.account_a2
+            if not account.positions.exists():
+                holding(
+                    account,
+                    security,
+                    [("A2-1", Decimal("3"), Decimal("600.00"), dt.date(2018, 5, 1))],
+                )
+    position = Position.objects.filter(account=account).order_by("pk").first()
+    assert position is not None
+    lot = TaxLot.objects.filter(position=position).order_by("pk").first()
+    assert lot is not None
+    record = ImportRecord.objects.filter(firm=firm).order_by("pk").first() or _import_record(firm)
+    return Objects(
+        household=household,
+        account=account,
+        position=position,
+        lot=lot,
+        security=security,
+        membership=membership,
+        import_record=record,
+    )
+
+
+Builder = Callable[[Objects], dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class Route:
+    """One named route and what every kind of caller gets from it."""
+
+    name: str
+    kind: Kind
+    roles: frozenset[Role] = ALL_ROLES
+    #: URL kwargs for one firm's objects; None when the URL names no object.
+    kwargs: Builder | None = None
+    method: Literal["get", "post"] = "get"
+    data: Builder | None = None
+    #: Send the request as htmx does (POST actions answer htmx with a 200 partial).
+    htmx: bool = False
+    ok: int = 200
+    #: What an authenticated user without a firm membership gets (public routes: ``ok``).
+    no_membership: int = 403
+    #: The URL's object belongs to a household, so an unassigned advisor gets 404.
+    household_owned: bool = False
+    note: str = ""
+
+
+def _pk(attr: str) -> Builder:
+    return lambda o: {"pk": getattr(o, attr).pk}
+
+
+_PUBLIC_NOTE = "reachable without login by design"
+
+ROUTES: list[Route] = [
+    # --- Tenancy core -----------------------------------------------------------------------
+    Route("home", "page"),
+    Route("login", "public", note=_PUBLIC_NOTE),
+    Route(
+        "logout",
+        "public",
+        method="post",
+        ok=302,
+        note="POST only; always redirects to the login page",
+    ),
+    Route("password_change", "page", no_membership=200, note="any logged-in user"),
+    Route("password_change_done", "page", no_membership=200, note="any logged-in user"),
+    Route(
+        "password_reset_confirm",
+        "public",
+        kwargs=lambda o: {"uidb64": "MQ", "token": "0-invalid"},
+        note="the invitation link; a bad token shows the 'link does not work' page",
+    ),
+    Route("password_reset_complete", "public", note=_PUBLIC_NOTE),
+    Route("api_token", "page"),
+    Route("member_list", "page", roles=frozenset({R.FIRM_ADMIN, R.MANAGEMENT})),
+    Route("member_invite", "page", roles=frozenset({R.FIRM_ADMIN})),
+    Route(
+        "member_set_role",
+        "page",
+        roles=frozenset({R.FIRM_ADMIN}),
+        kwargs=_pk("membership"),
+        method="post",
+        data=lambda o: {
+            "role": R.IPC if o.membership.role != R.IPC else R.COMPLIANCE,
+            "reason": "matrix",
+        },
+        htmx=True,
+    ),
+    Route(
+        "member_deactivate",
+        "page",
+        roles=frozenset({R.FIRM_ADMIN}),
+        kwargs=_pk("membership"),
+        method="post",
+        data=lambda o: {"reason": "matrix"},
+        htmx=True,
+    ),
+    Route("audit_log", "page", roles=frozenset({R.COMPLIANCE, R.MANAGEMENT, R.FIRM_ADMIN})),
+    # --- Households, accounts, positions ------------------------------------------------------
+    Route("accounts:household_list", "page"),
+    Route("accounts:household_detail", "page", kwargs=_pk("household"), household_owned=True),
+    Route("accounts:account_list", "page"),
+    Route("accounts:account_detail", "page", kwargs=_pk("account"), household_owned=True),
+    Route("accounts:position_detail", "page", kwargs=_pk("position"), household_owned=True),
+    # --- Securities -----------------------------------------------------------------------------
+    Route("securities:security_list", "page"),
+    Route("securities:security_detail", "page", kwargs=_pk("security")),
+    # --- API ------------------------------------------------------------------------------------
+    Route("api:api-root", "api"),
+    Route("api:schema", "api"),
+    Route("api:docs", "api"),
+    Route("api:household-list", "api"),
+    Route("api:household-detail", "api", kwargs=_pk("household"), household_owned=True),
+    Route("api:account-list", "api"),
+    Route("api:account-detail", "api", kwargs=_pk("account"), household_owned=True),
+    Route("api:position-list", "api"),
+    Route("api:position-detail", "api", kwargs=_pk("position"), household_owned=True),
+    Route("api:lot-list", "api"),
+    Route("api:lot-detail", "api", kwargs=_pk("lot"), household_owned=True),
+    Route("api:security-list", "api"),
+    Route("api:security-detail", "api", kwargs=_pk("security")),
+    Route("api:security-prices", "api", kwargs=_pk("security")),
+]
+
+#: Routes deliberately outside the matrix, by name or ``namespace:*``, with the reason.
+EXCLUDED: dict[str, str] = {
+    "admin:*": "Django admin: staff-only by Django's own gate, tested in tests/web/test_admin.py",
+}
+
+ROUTES_BY_NAME: dict[str, Route] = {route.name: route for route in ROUTES}
+assert len(ROUTES_BY_NAME) == len(ROUTES), "duplicate route rows"
+
+
+def is_excluded(name: str) -> bool:
+    namespace = name.split(":", 1)[0] + ":*" if ":" in name else ""
+    return name in EXCLUDED or namespace in EXCLUDED
