@@ -23,11 +23,11 @@ from workflow.tasks import import_run
 pytestmark = [pytest.mark.services, pytest.mark.django_db(transaction=True)]
 
 SECURITIES_CSV = (
-    "ticker,name,type,sector\n"
-    "AAPL,Apple Inc.,stock,Information Technology\n"
-    "MSFT,Microsoft Corp.,stock,Information Technology\n"
-    "XOM,Exxon Mobil Corp.,stock,Energy\n"
-).encode()
+    b"ticker,name,type,sector\n"
+    b"AAPL,Apple Inc.,stock,Information Technology\n"
+    b"MSFT,Microsoft Corp.,stock,Information Technology\n"
+    b"XOM,Exxon Mobil Corp.,stock,Energy\n"
+)
 
 
 def _wait_final(record_id: int, timeout: float = 60.0) -> ImportRecord:
