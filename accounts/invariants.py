@@ -55,7 +55,9 @@ def position_lot_mismatches(*, firm: Firm) -> list[PositionLotMismatch]:
     positions = (
         Position.objects.for_firm(firm.pk)
         .annotate(
-            lots_quantity=Coalesce(Subquery(lot_sum, output_field=_QTY), Value(Decimal(0)), output_field=_QTY)
+            lots_quantity=Coalesce(
+                Subquery(lot_sum, output_field=_QTY), Value(Decimal(0)), output_field=_QTY
+            )
         )
         .annotate(gap=Abs(F("quantity") - F("lots_quantity"), output_field=_QTY))
         .filter(gap__gt=TOLERANCE)

@@ -16,7 +16,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from django.contrib.auth import get_user_model
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 
@@ -30,7 +30,7 @@ QUANTITY_PLACES = 6
 MONEY_PLACES = 2
 
 
-def _require(*, actor: AbstractBaseUser | None, account: Account, resource: Resource) -> None:
+def _require(*, actor: User | None, account: Account, resource: Resource) -> None:
     """PermissionDenied unless ``actor`` may change ``resource`` rows of ``account``."""
     if actor is None or getattr(actor, "is_superuser", False):
         return
@@ -124,7 +124,7 @@ def _lot_errors(*, account: Account, lots: Sequence[LotInput], today: dt.date) -
 def lots_replace(
     *,
     account: Account,
-    actor: AbstractBaseUser | None,
+    actor: User | None,
     lots: Sequence[LotInput],
     reason: str,
     today: dt.date | None = None,
@@ -260,7 +260,7 @@ def _coerce_change(account: Account, field: str, value: Any) -> tuple[Any, str |
 def account_update(
     *,
     account: Account,
-    actor: AbstractBaseUser | None,
+    actor: User | None,
     changes: Mapping[str, Any],
     reason: str,
 ) -> Account:

@@ -29,10 +29,9 @@ class SecurityViewSet(FirmScopedViewSet[Security]):
     serializer_class = SecuritySerializer
     ordering = ("ticker", "pk")
 
+    str_filters = {"ticker": "ticker__iexact"}
+
     def refine_queryset(self, queryset: QuerySet[Security]) -> QuerySet[Security]:
-        ticker = self.request.query_params.get("ticker", "").strip()
-        if ticker:
-            queryset = queryset.filter(ticker__iexact=ticker)
         return queryset.annotate(
             latest_close=latest_close_subquery(security_ref="pk"),
             latest_date=latest_date_subquery(security_ref="pk"),

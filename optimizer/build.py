@@ -68,8 +68,6 @@ class Prepared:
     loadings: FloatArray
     """``(n, k)``; k = 0 without a risk model."""
     factor_cov: FloatArray
-    factor_root: FloatArray
-    """``(k, k)`` R with R.T @ R == factor_cov (clipped eigen-decomposition)."""
     lo_eff: FloatArray
     hi_eff: FloatArray
     cash0: float
@@ -159,14 +157,29 @@ def validate(problem: Problem) -> None:
     check(s.max_iter >= 1 and s.time_limit > 0, "solver caps")
 
 
-def _factor_root(cov: FloatArray) -> FloatArray:
-    """R (k, k) with R.T @ R = cov, from the symmetric eigen-decomposition (PSD clip)."""
+_ROOT_CACHE: list[tuple[FloatArray, FloatArray]] = []
+"""(factor_cov, R) of recent risk models: the nightly model is shared by every account, and
+LAPACK's eigh cost up to ~20 ms per call on a busy machine (thread start-up)."""
+_ROOT_CACHE_SIZE = 4
+
+
+def factor_root(cov: FloatArray) -> FloatArray:
+    """R (k, k) with R.T @ R = cov, from the symmetric eigen-decomposition (PSD clip).
+
+    Cached by array identity (arrays in a ``Problem`` must not be mutated).
+    """
+    for cached_cov, cached_root in _ROOT_CACHE:
+        if cached_cov is cov:
+            return cached_root
     k = cov.shape[0]
     if k == 0:
-        return np.zeros((0, 0))
-    sym = 0.5 * (cov + cov.T)
-    vals, vecs = np.linalg.eigh(sym)
-    root: FloatArray = (vecs * np.sqrt(np.clip(vals, 0.0, None))).T
+        root: FloatArray = np.zeros((0, 0))
+    else:
+        sym = 0.5 * (cov + cov.T)
+        vals, vecs = np.linalg.eigh(sym)
+        root = (vecs * np.sqrt(np.clip(vals, 0.0, None))).T
+    _ROOT_CACHE.insert(0, (cov, root))
+    del _ROOT_CACHE[_ROOT_CACHE_SIZE:]
     return root
 
 
@@ -256,7 +269,6 @@ def prepare(problem: Problem) -> Prepared:
         target=target,
         loadings=loadings,
         factor_cov=factor_cov,
-        factor_root=_factor_root(factor_cov),
         lo_eff=lo_eff,
         hi_eff=hi_eff,
         cash0=problem.cash / base,
@@ -519,9 +531,7 @@ def build_qp(prep: Prepared, sellable: BoolArray, buyable: BoolArray, rung: int)
     ws_cols = np.concatenate([wcol[secs], scol[ssecs]])
     ws_rows = np.concatenate([one_w, one_s])
     cash_rhs = prep.cash0 + float(((1 + ka) * h_act).sum()) - prep.cash_req
-    start = acc.block(
-        1, ws_rows, ws_cols, np.concatenate([1 + ka, 2 * ks]), np.array([cash_rhs])
-    )
+    start = acc.block(1, ws_rows, ws_cols, np.concatenate([1 + ka, 2 * ks]), np.array([cash_rhs]))
     names.append(("cash_min", start, start + 1, None))
     if rung < 1 and s.turnover_max is not None:
         start = acc.block(
@@ -616,10 +626,11 @@ def build_qp(prep: Prepared, sellable: BoolArray, buyable: BoolArray, rung: int)
         const_norm = float(np.sqrt(np.sum(delta[const_units] * unit_const[const_units] ** 2)))
         soc_dim = 1 + k + len(act_units) + 1
         sq = np.sqrt(delta)
-        rk, ck = np.nonzero(prep.factor_root)
+        root = factor_root(prep.factor_cov)
+        rk, ck = np.nonzero(root)
         rows = np.concatenate([1 + rk, urow[prep.unit_of[secs]]])
         cols = np.concatenate([ycol0 + ck, wcol[secs]])
-        vals = np.concatenate([-prep.factor_root[rk, ck], -sq[prep.unit_of[secs]]])
+        vals = np.concatenate([-root[rk, ck], -sq[prep.unit_of[secs]]])
         soc_rhs = np.concatenate(
             [[s.te_max], np.zeros(k), -sq[act_units] * unit_const[act_units], [const_norm]]
         )

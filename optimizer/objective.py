@@ -17,9 +17,9 @@ from optimizer.types import FloatArray, ObjectiveTerms
 def sells_of(prep: Prepared, x: FloatArray) -> FloatArray:
     """``(n,)`` weight sold per security for lot fractions ``x`` ``(L,)``."""
     n = prep.problem.n_securities
-    result: FloatArray = np.bincount(
-        prep.lot_sec, weights=prep.lot_weight * x, minlength=n
-    ).astype(np.float64, copy=False)
+    result: FloatArray = np.bincount(prep.lot_sec, weights=prep.lot_weight * x, minlength=n).astype(
+        np.float64, copy=False
+    )
     return result
 
 

@@ -108,6 +108,22 @@ def net_conflicts(
     return x, np.maximum(b, 0.0)
 
 
+def drop_class_conflicts(prep: Prepared, x: FloatArray, b: FloatArray, eps: float) -> FloatArray:
+    """Buys ``(n,)`` with every buy removed from wash-sale classes that have a loss sale."""
+    problem = prep.problem
+    if not any(g.substantially_identical for g in problem.equivalence_groups):
+        return b
+    n = problem.n_securities
+    cls = wash_classes(problem)
+    loss = prep.tax.gain < 0
+    loss_sold = np.bincount(
+        prep.lot_sec, weights=np.where(loss, prep.lot_weight * x, 0.0), minlength=n
+    )
+    cls_loss = np.bincount(cls, weights=loss_sold, minlength=n)
+    result: FloatArray = np.where(cls_loss[cls] > eps, 0.0, b)
+    return result
+
+
 @dataclass(frozen=True, eq=False)
 class RoundedTrades:
     sell_shares: FloatArray

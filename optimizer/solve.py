@@ -16,8 +16,15 @@ import scipy.sparse as sp
 from optimizer.build import QP, RUNGS, Prepared, build_qp, prepare
 from optimizer.objective import cash_weight_at, sells_of, terms_at
 from optimizer.reasons import blocked_list, explain
-from optimizer.repair import RoundedTrades, find_conflicts, net_conflicts, round_trades
+from optimizer.repair import (
+    RoundedTrades,
+    drop_class_conflicts,
+    find_conflicts,
+    net_conflicts,
+    round_trades,
+)
 from optimizer.types import (
+    Blocked,
     BoolArray,
     ContinuousResult,
     Diagnostics,
@@ -329,6 +336,8 @@ def solve(problem: Problem) -> Solution:
         if count == 0:
             break
         n_fixes += count
+        if _netting_is_enough(prep, x, b, continuous.total, chosen):
+            break
         fix_lots |= new_lots
         fix_buys |= new_buys
         qp2 = _timed_build(log, prep, sellable & ~fix_lots, buyable & ~fix_buys, chosen)
@@ -336,8 +345,10 @@ def solve(problem: Problem) -> Solution:
         if raw2.status != SOLVED:
             break  # keep the last good point and net its conflicts below.
         x, b = point_of(prep, qp2, raw2)
-    # Conflicts left after the re-solve(s) are netted (weights unchanged, cash only rises).
+    # Conflicts left after the re-solve(s) are netted (weights unchanged, cash only rises);
+    # class conflicts lose their buys (cash only rises).
     x, b = net_conflicts(prep, x, b, EPS_TRADE)
+    b = drop_class_conflicts(prep, x, b, EPS_TRADE)
 
     budgets_on = chosen < 2
     rounded = round_trades(
@@ -370,11 +381,29 @@ def solve(problem: Problem) -> Solution:
     )
 
 
+def _netting_is_enough(
+    prep: Prepared, x: FloatArray, b: FloatArray, bound: float, rung: int
+) -> bool:
+    """True if netting the conflicts loses at most ``Settings.resolve_gap`` against ``bound``
+    (the continuous optimum, which no re-solve can beat) and keeps the budgets."""
+    gap = prep.problem.settings.resolve_gap
+    if gap <= 0:
+        return False
+    xn, bn = net_conflicts(prep, x, b, EPS_TRADE)
+    bn = drop_class_conflicts(prep, xn, bn, EPS_TRADE)
+    if rung < 2:
+        if prep.gain_room is not None and float(prep.tax.gain @ xn) > prep.gain_room:
+            return False
+        if prep.tax_room is not None and float(prep.tax.tax @ xn) > prep.tax_room:
+            return False
+    return terms_at(prep, xn, bn).total - bound <= gap
+
+
 def _no_trade(
     prep: Prepared,
     status: Status,
     before: ObjectiveTerms,
-    blocked: tuple[object, ...],
+    blocked: tuple[Blocked, ...],
     log: _Log,
     message: str,
     t_start: float,
@@ -412,7 +441,7 @@ def _assemble(
     before: ObjectiveTerms,
     continuous: ObjectiveTerms,
     rounded: RoundedTrades,
-    blocked: tuple[object, ...],
+    blocked: tuple[Blocked, ...],
     log: _Log,
     message: str,
     t_start: float,
@@ -511,7 +540,7 @@ def _assemble(
         realized_gain=realized,
         tax=tax_total,
         turnover=float(b.sum() + sells_w.sum()),
-        blocked=tuple(blocked),  # type: ignore[arg-type]
+        blocked=blocked,
         reasons=reasons,
         diagnostics=diagnostics,
     )

@@ -234,6 +234,12 @@ class Settings:
     it holds a fraction)."""
     share_decimals: int = 6
     """With fractional shares: decimals kept in share quantities."""
+    resolve_gap: float = 1e-5
+    """Repair: when the continuous optimum buys and sells one security (or loss-sells and buys
+    within a wash-sale class), re-solve with fixed directions only if netting the conflicts
+    instead would worsen the objective by more than this (objective units, i.e. a fraction of
+    B: 1e-5 = $10 per $1M). The re-solve cannot beat the continuous optimum, so a smaller loss
+    is not worth a second solve. 0 = always re-solve."""
     max_iter: int = 100
     """Clarabel interior-point iteration cap per solve."""
     time_limit: float = 5.0
@@ -416,7 +422,8 @@ class Diagnostics:
     n_constraints: int
     repair_objective_change: float
     """objective_after.total - continuous optimum of the final (relaxed) problem, weight units;
-    >= 0 up to solver tolerance (fixing directions and rounding can only lose)."""
+    >= 0 up to solver tolerance (fixing directions and rounding can only lose), unless rounding
+    missed a soft constraint by about a share (docs/optimizer.md section 6)."""
     direction_fixes: int
     """Securities whose buy/sell conflict was resolved by the repair step."""
     versions: tuple[tuple[str, str], ...]

@@ -85,12 +85,15 @@ class FirmScopedViewSet(viewsets.ReadOnlyModelViewSet[_M]):
     """Read-only, paginated, firm-scoped endpoint over ``queryset.model``.
 
     Subclasses declare ``queryset = Model.objects.all()`` (names the model for routing and the
-    schema; never evaluated as is), a serializer, and optionally ``int_filters`` mapping query
-    parameters to lookups (``{"account": "account_id"}``) and :meth:`refine_queryset`.
+    schema; never evaluated as is), a serializer, and optionally ``int_filters`` / ``str_filters``
+    mapping query parameters to lookups (``{"account": "account_id"}``) and
+    :meth:`refine_queryset`. Filters narrow the scoped rows; refinements (annotations, joins,
+    prefetches) are applied to one page of them only.
     """
 
     permission_classes = [RolePermission]
     int_filters: ClassVar[dict[str, str]] = {}
+    str_filters: ClassVar[dict[str, str]] = {}
     ordering: ClassVar[tuple[str, ...]] = ("pk",)
 
     def scoped_queryset(self) -> models.QuerySet[_M]:
@@ -101,11 +104,15 @@ class FirmScopedViewSet(viewsets.ReadOnlyModelViewSet[_M]):
         scoped: models.QuerySet[_M] = model.objects.for_user(
             self.request.user, request_action(self.request)
         )
-        filters = {
+        filters: dict[str, Any] = {
             lookup: value
             for param, lookup in sorted(self.int_filters.items())
             if (value := int_param(self.request, param)) is not None
         }
+        for param, lookup in sorted(self.str_filters.items()):
+            text = self.request.query_params.get(param, "").strip()
+            if text:
+                filters[lookup] = text
         return scoped.filter(**filters).order_by(*self.ordering)
 
     def get_queryset(self) -> models.QuerySet[_M]:

@@ -122,6 +122,7 @@ def _pk(attr: str) -> Builder:
 
 
 _PUBLIC_NOTE = "reachable without login by design"
+_IMPORT_VIEWERS = frozenset({R.DATA_MANAGER, R.FIRM_ADMIN, R.COMPLIANCE})
 
 ROUTES: list[Route] = [
     # --- Tenancy core -----------------------------------------------------------------------
@@ -177,6 +178,10 @@ ROUTES: list[Route] = [
     # --- Securities -----------------------------------------------------------------------------
     Route("securities:security_list", "page"),
     Route("securities:security_detail", "page", kwargs=_pk("security")),
+    # --- Imports (feeds) ------------------------------------------------------------------------
+    Route("feeds:import_list", "page", roles=_IMPORT_VIEWERS),
+    Route("feeds:import_detail", "page", roles=_IMPORT_VIEWERS, kwargs=_pk("import_record")),
+    Route("feeds:import_status", "page", roles=_IMPORT_VIEWERS, kwargs=_pk("import_record")),
     # --- API ------------------------------------------------------------------------------------
     Route("api:api-root", "api"),
     Route("api:schema", "api"),

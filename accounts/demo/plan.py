@@ -207,7 +207,9 @@ def _model_buys(
     for k, (row, amount) in enumerate(zip(rows, amounts, strict=True)):
         # Later contributions skip some funds, so lot counts differ from fund to fund.
         weights = base if k == 0 else base * np.array([rng.random() > 0.3 for _ in base])
-        buys += [(row, col, q, basis) for col, q, basis in _buy(universe, cols, weights, row, amount)]
+        buys += [
+            (row, col, q, basis) for col, q, basis in _buy(universe, cols, weights, row, amount)
+        ]
     return buys
 
 

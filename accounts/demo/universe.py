@@ -117,13 +117,15 @@ def universe_load() -> Universe:
     eligible = [
         t
         for t in caps
-        if closes.ticks[caps_row, closes.column(t)] > 0 and closes.ticks[today, closes.column(t)] > 0
+        if closes.ticks[caps_row, closes.column(t)] > 0
+        and closes.ticks[today, closes.column(t)] > 0
     ]
     eligible.sort(key=lambda t: (-caps[t], t))
     cols = np.array([closes.column(t) for t in eligible], dtype=np.int64)
-    per_dollar = np.array(
-        [float(caps[t]) for t in eligible], dtype=np.float64
-    ) / closes.dollars[caps_row, cols]
+    per_dollar = (
+        np.array([float(caps[t]) for t in eligible], dtype=np.float64)
+        / closes.dollars[caps_row, cols]
+    )
     sectors = {s.ticker: s.sector for s in real_securities()}
     universe = Universe(
         closes=closes,

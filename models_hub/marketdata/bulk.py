@@ -43,9 +43,11 @@ def bulk_session() -> Iterator[None]:
             cursor.execute(f"PRAGMA cache_size = {int(previous):d}")
 
 
-def _columns(model: type[models.Model], fields: Sequence[str]) -> list[str]:
-    opts = model._meta
-    return [opts.get_field(name).column for name in fields]  # type: ignore[union-attr]
+def _column(model: type[models.Model], name: str) -> str:
+    column = getattr(model._meta.get_field(name), "column", None)
+    if not isinstance(column, str):
+        raise ValueError(f"{model.__name__}.{name} is not a database column")
+    return column
 
 
 def rows_insert(
@@ -55,10 +57,10 @@ def rows_insert(
     rows: Iterable[Sequence[Any]],
     batch_size: int = BATCH_SIZE,
 ) -> int:
-    """Insert ``rows`` (tuples in the order of ``fields``, attnames like ``firm_id``); return count."""
+    """Insert ``rows``, tuples in the order of ``fields`` (attnames: ``firm_id``); count them."""
     quote = connection.ops.quote_name
     table = quote(model._meta.db_table)
-    columns = ", ".join(quote(c) for c in _columns(model, fields))
+    columns = ", ".join(quote(_column(model, name)) for name in fields)
     count = 0
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
@@ -87,7 +89,9 @@ def ids_reserve(*, model: type[models.Model], count: int) -> list[int]:
     if count <= 0:
         return []
     table = model._meta.db_table
-    pk_column = model._meta.pk.column  # type: ignore[union-attr]
+    if model._meta.pk is None:
+        raise ValueError(f"{model.__name__} has no primary key")
+    pk_column = _column(model, model._meta.pk.name)
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
             cursor.execute(

@@ -9,7 +9,7 @@ from decimal import Decimal
 from functools import lru_cache
 from typing import Any
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
 
@@ -20,7 +20,6 @@ from models_hub.marketdata.real import (
     CloseTable,
     real_closes,
     real_securities,
-    ticks_to_decimal,
 )
 from models_hub.marketdata.synthetic import synthetic_closes, synthetic_funds
 from models_hub.models import Price, Security, SecurityStatus, SecurityType
@@ -116,7 +115,7 @@ def market_closes() -> CloseTable:
     return real_closes().combined(synthetic_closes())
 
 
-def _check_actor(*, firm: Firm, actor: AbstractBaseUser | None) -> None:
+def _check_actor(*, firm: Firm, actor: User | None) -> None:
     """The system (None), a platform operator, or a member of ``firm`` allowed to change prices."""
     if actor is None or getattr(actor, "is_superuser", False):
         return
@@ -158,7 +157,7 @@ def _close_text(ticks: int) -> str:
 def market_data_load(
     *,
     firm: Firm,
-    actor: AbstractBaseUser | None,
+    actor: User | None,
     tickers: Iterable[str] | None = None,
     prices: bool = True,
 ) -> MarketDataCounts:
@@ -166,9 +165,10 @@ def market_data_load(
 
     ``tickers`` None loads every real S&P 500 ticker and every synthetic fund (about 635,000 price
     rows); otherwise only the named ones (``ValueError`` naming any unknown ticker, nothing
-    written). ``prices=False`` loads the securities alone. Idempotent: a second run creates nothing; a security whose reference fields changed is
-    updated, as is a price whose close differs from the files. Prices are inserted in bulk; one
-    audit event records the counts. ``actor`` None means the system (e.g. the demo book builder).
+    written). ``prices=False`` loads the securities alone. Idempotent: a second run creates
+    nothing; a security whose reference fields changed is updated, as is a price whose close
+    differs from the files. Prices are inserted in bulk; one audit event records the counts.
+    ``actor`` None means the system (e.g. the demo book builder).
     """
     _check_actor(firm=firm, actor=actor)
     specs = _selected(tickers)
@@ -232,8 +232,8 @@ def market_data_load(
                     found = stored.get((security_id, dates[row])) if stored else None
                     if found is None:
                         yield (firm.pk, security_id, iso_dates[row], _close_text(ticks))
-                    elif found[1] != ticks_to_decimal(ticks):
-                        stale.append(Price(pk=found[0], close=ticks_to_decimal(ticks)))
+                    elif found[1] != (close := Decimal(ticks).scaleb(-4)):
+                        stale.append(Price(pk=found[0], close=close))
                     else:
                         unchanged[0] += 1
 

@@ -1,4 +1,4 @@
-"""The real S&P 500 reference data in ``data/sp500/`` (see the README there), read without a database.
+"""The real S&P 500 reference data in ``data/sp500/`` (see the README there), read without a DB.
 
 * Prices: ``sp500_close_2015_2020.csv.gz``, daily closes adjusted for splits but not dividends: the
   price a holding is valued at and a lot is bought at. 1,259 trading days (2015-01-12 .. 2020-01-10)
@@ -25,6 +25,7 @@ from bisect import bisect_right
 from dataclasses import dataclass, field
 from decimal import Decimal
 from functools import cached_property, lru_cache
+from itertools import pairwise
 from pathlib import Path
 
 import numpy as np
@@ -128,7 +129,7 @@ class CloseTable:
 
 
 def ticks_to_decimal(ticks: int) -> Decimal | None:
-    """A close in 1/10,000 dollars as an exact ``Decimal`` with four places (None for 0 = no quote)."""
+    """A close in 1/10,000 $ as an exact ``Decimal`` with four places (None for 0: no quote)."""
     if ticks <= 0:
         return None
     return Decimal(ticks).scaleb(_TICK_EXPONENT)
@@ -170,7 +171,7 @@ def _read_closes(path: Path) -> CloseTable:
                 raise ValueError(f"{path}: {cell!r} ({tickers[j]}, {cells[0]}) has > 4 decimals")
             if value > 0:  # a close <= 0 is no quote
                 ticks[i, j] = int(value.scaleb(-_TICK_EXPONENT))
-    if any(b <= a for a, b in zip(dates, dates[1:], strict=False)):
+    if any(b <= a for a, b in pairwise(dates)):
         raise ValueError(f"{path}: dates are not strictly ascending")
     ticks = ticks[: len(dates)]
     ticks.flags.writeable = False

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from decimal import Decimal
 from typing import Any
 
@@ -43,6 +44,12 @@ def qty(value: Decimal | None) -> str:
     if amount == amount.to_integral_value():
         return f"{amount:,.0f}"
     return f"{amount:,f}"
+
+
+@register.filter
+def as_json(value: Any) -> str:
+    """A stored JSON value as compact JSON text (keys sorted), for the audit log."""
+    return json.dumps(value, sort_keys=True, separators=(", ", ": "))
 
 
 @register.filter

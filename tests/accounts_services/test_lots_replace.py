@@ -1,4 +1,4 @@
-"""lots_replace: lots become the account's lots, positions their sums, in one audited transaction."""
+"""lots_replace: lots become the lots, positions their sums, in one audited transaction."""
 
 from __future__ import annotations
 
@@ -27,7 +27,9 @@ def _lot(security_id: int, lot_id: str, qty: str, basis: str = "100.00") -> LotI
 
 
 def _holdings(account_id: int) -> dict[str, Decimal]:
-    rows = Position.objects.filter(account_id=account_id).values_list("security__ticker", "quantity")
+    rows = Position.objects.filter(account_id=account_id).values_list(
+        "security__ticker", "quantity"
+    )
     return dict(rows)
 
 

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from django.contrib.auth import get_user_model
 from django.core.management import CommandError, call_command
-from django.db import transaction
+from django.db import connection, transaction
 from django.test import override_settings
 
 from accounts.demo.build import (
@@ -41,6 +41,10 @@ def built(django_db_setup: None, django_db_blocker: Any) -> Iterator[str]:
             out = io.StringIO()
             with override_settings(DEMO_MODE=True):
                 call_command("demo_book", accounts=ACCOUNTS, stdout=out)
+            # The book was written with raw bulk inserts: check every foreign key now (this raises
+            # IntegrityError naming a broken row). On PostgreSQL this also settles the deferred
+            # checks once, instead of again at the end of every test.
+            connection.check_constraints()
             yield out.getvalue()
         finally:
             transaction.set_rollback(True)
@@ -61,7 +65,11 @@ def _lots(firm: Firm) -> list[tuple[Any, ...]]:
         TaxLot.objects.for_firm(firm.pk)
         .order_by("lot_id")
         .values_list(
-            "account__account_number", "security__ticker", "lot_id", "quantity", "cost_basis",
+            "account__account_number",
+            "security__ticker",
+            "lot_id",
+            "quantity",
+            "cost_basis",
             "acquired_on",
         )
     )
@@ -150,7 +158,9 @@ def test_synthetic_securities_are_labelled_and_prices_are_full_or_held(book: str
 def test_book_mix_cash_flags_and_statuses(book: str) -> None:
     accounts = Account.objects.for_firm(_demo().pk)
     assert accounts.count() == ACCOUNTS
-    assert accounts.filter(status="suspended").exists() and accounts.filter(status="closed").exists()
+    assert (
+        accounts.filter(status="suspended").exists() and accounts.filter(status="closed").exists()
+    )
     assert accounts.filter(discretionary=False).exists()
     assert accounts.filter(flags__name="Legacy concentrated").exists()
     assert accounts.filter(cash_balance__gt=0).count() > ACCOUNTS * 0.9

@@ -39,7 +39,9 @@ def _accounts(book: list[HouseholdPlan]) -> list:  # type: ignore[type-arg]
 def test_same_seed_same_book_whatever_the_chunking(
     universe: Universe, book: list[HouseholdPlan]
 ) -> None:
-    again = [h for chunk in book_plan(spec=SPEC, universe=universe, chunk_households=7) for h in chunk]
+    again = [
+        h for chunk in book_plan(spec=SPEC, universe=universe, chunk_households=7) for h in chunk
+    ]
     assert again == book
     other = [h for c in book_plan(spec=replace(SPEC, seed=43), universe=universe) for h in c]
     assert other != book

@@ -1,4 +1,4 @@
-"""market_data_load: securities and full price history into one firm, idempotent, audited, scoped."""
+"""market_data_load: securities and full price history into a firm; idempotent, audited, scoped."""
 
 from __future__ import annotations
 
@@ -28,9 +28,7 @@ def _prices(firm_id: int, ticker: str) -> dict[dt.date, Decimal]:
 
 
 def test_load_writes_securities_and_full_history_as_in_the_files(cast: Cast) -> None:
-    counts = market_data_load(
-        firm=cast.firm_a, actor=cast.user(Role.DATA_MANAGER), tickers=TICKERS
-    )
+    counts = market_data_load(firm=cast.firm_a, actor=cast.user(Role.DATA_MANAGER), tickers=TICKERS)
     assert counts.securities_created == 4
     msft = Security.objects.for_firm(cast.firm_a.pk).get(ticker="MSFT")
     assert (msft.name, msft.security_type, msft.is_synthetic) == ("Microsoft", "stock", False)
@@ -44,9 +42,10 @@ def test_load_writes_securities_and_full_history_as_in_the_files(cast: Cast) -> 
     expected = {day: close for (t, day), close in csv_closes().items() if t == "MSFT"}
     assert _prices(cast.firm_a.pk, "MSFT") == expected
     assert len(_prices(cast.firm_a.pk, "SYN.MUNI")) == len(csv_dates())
-    assert counts.prices_created == Price.objects.for_firm(cast.firm_a.pk).exclude(
-        security__ticker="AAPL"
-    ).count()
+    assert (
+        counts.prices_created
+        == Price.objects.for_firm(cast.firm_a.pk).exclude(security__ticker="AAPL").count()
+    )
     # Firm B saw nothing.
     assert not Security.objects.for_firm(cast.firm_b.pk).filter(ticker__in=TICKERS).exists()
 

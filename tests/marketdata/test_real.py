@@ -1,4 +1,4 @@
-"""The real S&P 500 files as read by models_hub.marketdata.real, checked against a plain csv read."""
+"""The real S&P 500 files as models_hub.marketdata.real reads them, against a plain csv read."""
 
 from __future__ import annotations
 

@@ -28,8 +28,16 @@ def test_every_synthetic_fund_is_labelled_and_apart_from_real_tickers() -> None:
         assert fund.source.startswith("Synthetic:")
         assert len(fund.source) <= 200
     asset_classes = {f.asset_class for f in SYNTHETIC_FUNDS}
-    for needed in ("US Large Cap", "US Mid Cap", "US Small Cap", "International Developed",
-                   "Emerging Markets", "US Core Bonds", "Municipal Bonds", "Cash"):
+    for needed in (
+        "US Large Cap",
+        "US Mid Cap",
+        "US Small Cap",
+        "International Developed",
+        "Emerging Markets",
+        "US Core Bonds",
+        "Municipal Bonds",
+        "Cash",
+    ):
         assert needed in asset_classes
 
 

@@ -6,11 +6,14 @@ Written from the document, not from build.py: used by the tests to check the Cla
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
-import cvxpy as cp
+import cvxpy as _cvxpy
 import numpy as np
 
 from optimizer.types import Mode, Problem, Side
+
+cp: Any = _cvxpy  # cvxpy's partial stubs lack most atoms
 
 
 def _long_term(acquired: np.ndarray, as_of: dt.date) -> np.ndarray:

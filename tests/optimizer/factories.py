@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -164,7 +165,7 @@ def random_problem(
 def tiny(
     prices: list[float],
     targets: list[float],
-    lots: list[tuple[int, float, float, str]],
+    lots: Sequence[tuple[int, float, float, str]],
     *,
     cash: float = 0.0,
     ids: tuple[str, ...] | None = None,

@@ -72,6 +72,16 @@ def _check(p: Problem, sol: Solution) -> None:
             assert gain <= prep.gain_room + TOL * max(1.0, prep.gain_room)
         if prep.tax_room is not None:
             assert tax <= prep.tax_room + TOL * max(1.0, prep.tax_room)
+    # one reason per trade and per lot sale, with the lot's numbers
+    lot_reasons = {r.lot_id: r for r in sol.reasons if r.kind == "sell_lot"}
+    assert len(lot_reasons) == len(sol.lot_sales)
+    for sale in sol.lot_sales:
+        r = lot_reasons[sale.lot_id]
+        assert r.realized_gain == sale.realized_gain and r.tax == sale.tax
+        assert r.rule == "harvest_loss" if sale.realized_gain < 0 else r.rule != "harvest_loss"
+        assert r.text.startswith(f"sell lot {sale.lot_id}: ")
+    trade_reasons = {r.security for r in sol.reasons if r.kind in ("buy", "sell")}
+    assert trade_reasons == {t.security for t in sol.trades}
     # no trade at all unless a solution was found
     if sol.status in (Status.FALLBACK, Status.INFEASIBLE):
         assert sol.trades == () and sol.lot_sales == ()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+from typing import Any
 
 import numpy as np
 
@@ -73,7 +74,7 @@ def _harvest_problem(**kw: object) -> Problem:
     # A at $100: lot 1 a $5,000 LT loss, lot 2 a $2,000 LT gain. A2 is a substitute for A
     # (not substantially identical). Holdings are on target, so only tax moves trades:
     # selling lot 1 saves 0.20 * 5000 = $1,000 of tax; a substitute keeps the exposure.
-    base = {
+    base: dict[str, Any] = {
         "settings": Settings(risk_aversion=HIGH_RISK),
         "equivalence_groups": (EquivalenceGroup(members=(0, 1), name="A family"),),
         "cost_rates": np.array([0.0005, 0.0005]),

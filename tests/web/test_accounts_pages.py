@@ -66,9 +66,7 @@ def test_lots_expand_as_an_htmx_partial(cast: Cast, client_for: ClientFor) -> No
     assert "<html" in full and "A1-1" in full
 
 
-def test_holding_period_boundary_is_more_than_one_year(
-    cast: Cast, client_for: ClientFor
-) -> None:
+def test_holding_period_boundary_is_more_than_one_year(cast: Cast, client_for: ClientFor) -> None:
     """Prices end 2019-12-31: a lot bought 2018-12-31 is short term, 2018-12-30 long term."""
     security = SecurityFactory.create(firm=cast.firm_a, ticker="MSFT")
     PriceFactory.create(security=security, date=dt.date(2019, 12, 31), close=Decimal("100"))
@@ -92,7 +90,9 @@ def test_holding_period_boundary_is_more_than_one_year(
 
 def test_unpriced_security_is_shown_but_not_valued(cast: Cast, client_for: ClientFor) -> None:
     security = SecurityFactory.create(firm=cast.firm_a, ticker="NOPX")
-    holding(cast.account_a1, security, [("N-1", Decimal("4"), Decimal("40.00"), dt.date(2019, 1, 2))])
+    holding(
+        cast.account_a1, security, [("N-1", Decimal("4"), Decimal("40.00"), dt.date(2019, 1, 2))]
+    )
     html = _page(
         client_for(cast.user(Role.ADVISOR)),
         reverse("accounts:account_detail", args=[cast.account_a1.pk]),
@@ -126,9 +126,7 @@ def test_search_returns_the_table_partial_for_htmx(cast: Cast, client_for: Clien
     partial = _page(client, reverse("accounts:household_list"), data={"q": "baker"}, headers=HTMX)
     assert partial.lstrip().startswith('<div id="results">')
     assert "Baker Trust" in partial and "Adams Family" not in partial
-    accounts = _page(
-        client, reverse("accounts:account_list"), data={"q": "Baker"}, headers=HTMX
-    )
+    accounts = _page(client, reverse("accounts:account_list"), data={"q": "Baker"}, headers=HTMX)
     assert cast.account_a2.name in accounts and cast.account_a1.name not in accounts
 
 

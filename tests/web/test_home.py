@@ -96,7 +96,7 @@ def test_compliance_home_shows_recent_audit_events_of_its_firm(
 def test_firm_admin_home_counts_members_by_role(cast: Cast, client_for: ClientFor) -> None:
     html = _home(client_for(cast.user(Role.FIRM_ADMIN)))
     assert 'data-testid="members"' in html
-    assert html.count("<td class=\"num\">1</td><td class=\"num\">0</td>") == len(Role)
+    assert html.count('<td class="num">1</td><td class="num">0</td>') == len(Role)
 
 
 def test_synthetic_securities_are_labelled_on_the_home_page(

@@ -1,4 +1,4 @@
-"""The read side behind the pages: AUM in SQL at the latest close, holding periods, latest prices."""
+"""The read side behind the pages: AUM in SQL at latest closes, holding periods, latest prices."""
 
 from __future__ import annotations
 
@@ -46,7 +46,9 @@ def test_aum_is_one_query_whatever_the_book_size(
     for n in range(20):
         security = SecurityFactory.create(firm=cast.firm_a)
         PriceFactory.create(security=security, close=Decimal("10"))
-        holding(cast.account_a2, security, [(f"X{n}", Decimal("1"), Decimal("5"), dt.date(2018, 1, 2))])
+        holding(
+            cast.account_a2, security, [(f"X{n}", Decimal("1"), Decimal("5"), dt.date(2018, 1, 2))]
+        )
     user = cast.user(Role.MANAGEMENT)
     firm_aum(user=user)  # warm the membership cache
     with django_assert_max_num_queries(2):  # positions value + cash
@@ -76,7 +78,10 @@ def test_account_holdings_split_gains_by_lot_term(cast: Cast) -> None:
     (position,) = holdings.positions
     assert [lot.long_term for lot in position.lots] == [True, False]
     assert [lot.unrealized for lot in position.lots] == [Decimal("1936.50"), Decimal("-131.75")]
-    assert (holdings.unrealized_st, holdings.unrealized_lt) == (Decimal("-131.75"), Decimal("1936.50"))
+    assert (holdings.unrealized_st, holdings.unrealized_lt) == (
+        Decimal("-131.75"),
+        Decimal("1936.50"),
+    )
     assert holdings.total_value == Decimal("14404.75")
     assert holdings.cost_basis == Decimal("2600.00")
 

@@ -148,7 +148,7 @@ class AccountsImporter:
         This is the one query of an import that looks outside the firm, and it returns only
         (custodian, number) pairs the file itself names; nothing of the other firm is reported.
         """
-        mine = _account_ids(firm, [(r.custodian, r.account_number) for r in self.rows])
+        mine = account_ids(firm, [(r.custodian, r.account_number) for r in self.rows])
         unknown = [r for r in self.rows if (r.custodian, r.account_number) not in mine]
         if not unknown:
             return
@@ -218,10 +218,10 @@ class AccountsImporter:
 
     def _apply_households(self, firm: Firm, counts: Counts) -> dict[str, int]:
         names: dict[str, str] = {r.household_id: r.household_name for r in self.rows}
-        existing = {
-            h.external_id: h
-            for h in Household.objects.for_firm(firm.pk).filter(external_id__in=sorted(names))
-        }
+        existing: dict[str, Household] = {}
+        for chunk in chunked(sorted(names)):
+            households = Household.objects.for_firm(firm.pk).filter(external_id__in=chunk)
+            existing.update((h.external_id, h) for h in households)
         new = [
             Household(firm=firm, external_id=ext, name=name)
             for ext, name in sorted(names.items())
@@ -311,7 +311,7 @@ def _members(firm: Firm) -> dict[str, tuple[int, str]]:
     return {username: (user_id, role) for username, user_id, role in rows}
 
 
-def _account_ids(firm: Firm, keys: list[tuple[str, str]]) -> dict[tuple[str, str], int]:
+def account_ids(firm: Firm, keys: list[tuple[str, str]]) -> dict[tuple[str, str], int]:
     """(custodian, account number) -> id, for those of ``keys`` that are accounts of the firm."""
     wanted = set(keys)
     found: dict[tuple[str, str], int] = {}

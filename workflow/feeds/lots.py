@@ -19,7 +19,7 @@ from django.utils import timezone
 
 from accounts.models import Position, TaxLot
 from rebalancer.models import Firm
-from workflow.feeds.accounts import UNKNOWN_ACCOUNT, _account_ids
+from workflow.feeds.accounts import UNKNOWN_ACCOUNT, account_ids
 from workflow.feeds.base import BATCH_SIZE, Counts, RowStream, chunked, ticker_ids
 from workflow.feeds.errors import ErrorReport
 from workflow.feeds.reader import Columns, FeedSource, Row, normalise_ticker
@@ -97,7 +97,7 @@ class LotsImporter:
 
     def _resolve_accounts(self, firm: Firm, report: ErrorReport) -> None:
         """Accounts are looked up in this firm only; any other is an unknown account."""
-        ids = _account_ids(firm, [(r.custodian, r.account_number) for r in self.rows])
+        ids = account_ids(firm, [(r.custodian, r.account_number) for r in self.rows])
         kept: list[_LotRow] = []
         for r in self.rows:
             account_id = ids.get((r.custodian, r.account_number))
@@ -117,21 +117,20 @@ class LotsImporter:
         """A lot id already held by an account the file does not name cannot be taken over."""
         named = {r.account_id for r in self.rows}
         line_of = {r.lot[1]: r.line for r in self.rows if r.lot is not None}
+        clashes: set[str] = set()
         for chunk in chunked(sorted(line_of)):
-            clashes = (
-                TaxLot.objects.for_firm(firm.pk)
-                .filter(lot_id__in=chunk)
-                .exclude(account_id__in=sorted(named))
-                .values_list("lot_id", flat=True)
+            held = TaxLot.objects.for_firm(firm.pk).filter(lot_id__in=chunk)
+            for lot_id, account_id in held.values_list("lot_id", "account_id"):
+                if account_id not in named:
+                    clashes.add(lot_id)
+        for lot_id in sorted(clashes):
+            report.add(
+                line=line_of[lot_id],
+                column="lot_id",
+                value=lot_id,
+                reason="duplicate lot id: this lot id belongs to an account this file "
+                "does not name",
             )
-            for lot_id in sorted(clashes):
-                report.add(
-                    line=line_of[lot_id],
-                    column="lot_id",
-                    value=lot_id,
-                    reason="duplicate lot id: this lot id belongs to an account this file "
-                    "does not name",
-                )
 
     def apply(self, *, firm: Firm, source: FeedSource, sha256: str) -> Counts:
         counts = Counts(lines=len(self.rows), rows=len(self.rows))

@@ -108,13 +108,21 @@ def _decoded_lines(binary: io.BufferedIOBase, counter: _LineCounter) -> Iterator
                 )
             if raw.startswith(UTF8_BOM):
                 raw = raw[len(UTF8_BOM) :]
+        if b"\x00" in raw:
+            raise FeedError(
+                line=counter.line,
+                reason=f"wrong encoding: line {counter.line} contains NUL bytes "
+                "(UTF-16 without BOM?); save the file as UTF-8",
+            )
         try:
             yield raw.decode("utf-8")
         except UnicodeDecodeError as exc:
             bad = raw[exc.start : exc.start + 1]
             raise FeedError(
                 line=counter.line,
-                value=raw[max(0, exc.start - 20) : exc.start + 20].decode("utf-8", "replace"),
+                value=raw[max(0, exc.start - 20) : exc.start + 20]
+                .decode("utf-8", "replace")
+                .strip(),
                 reason=f"wrong encoding: line {counter.line} is not valid UTF-8 (byte "
                 f"0x{bad.hex()} at position {exc.start + 1}); save the file as UTF-8",
             ) from None
@@ -159,15 +167,7 @@ def read_records(
             except StopIteration:
                 break
             except csv.Error as exc:
-                text = str(exc)
-                if "NUL" in text:
-                    reason = (
-                        f"wrong encoding: line {counter.line} contains NUL bytes "
-                        "(UTF-16 without BOM?); save the file as UTF-8"
-                    )
-                else:
-                    reason = f"malformed CSV: {text}"
-                raise FeedError(line=counter.line, reason=reason) from None
+                raise FeedError(line=counter.line, reason=f"malformed CSV: {exc}") from None
             except (OSError, EOFError, zlib.error) as exc:
                 raise FeedError(
                     line=counter.line,

@@ -1,4 +1,4 @@
-"""``manage.py demo_book [--accounts N] [--seed S]``: build the demo book (idempotent), report times.
+"""``manage.py demo_book [--accounts N] [--seed S]``: build the demo book (idempotent), time it.
 
 Thin: parses options, calls :func:`accounts.demo.build.demo_book_build`, prints the report and,
 only in demo mode (``settings.DEMO_MODE``), the demo logins.
@@ -66,10 +66,12 @@ class Command(BaseCommand):
                 f"{firm.securities:,} securities, {firm.prices:,} prices"
             )
             self.stdout.write(
-                f"    market data {firm.seconds_market_data:.1f} s, "
-                f"book {firm.seconds_book:.1f} s"
+                f"    market data {firm.seconds_market_data:.1f} s, book {firm.seconds_book:.1f} s"
             )
-        self.stdout.write(f"Total {report.seconds:.1f} s.")
+        self.stdout.write(
+            f"Total {report.seconds:.1f} s (reading files {report.seconds_setup:.1f} s, "
+            f"commit {report.seconds_commit:.1f} s)."
+        )
 
     def _logins(self) -> None:
         if not settings.DEMO_MODE:
@@ -84,4 +86,6 @@ class Command(BaseCommand):
         width = max(len(login.username) for login in logins)
         role_width = max(len(login.role) for login in logins)
         for login in logins:
-            self.stdout.write(f"  {login.username:<{width}}  {login.role:<{role_width}}  {login.firm}")
+            self.stdout.write(
+                f"  {login.username:<{width}}  {login.role:<{role_width}}  {login.firm}"
+            )
