@@ -22,7 +22,9 @@ from django.db.models import (
     DecimalField,
     ExpressionWrapper,
     F,
+    FilteredRelation,
     IntegerField,
+    Max,
     OuterRef,
     Prefetch,
     Q,
@@ -129,11 +131,51 @@ def with_account_values(accounts: QuerySet[Account], *, user: AnyUser) -> QueryS
     )
 
 
-def largest_account(*, user: AnyUser) -> Account | None:
-    """The visible account with the highest value (positions at latest closes plus cash)."""
-    value = _positions_value(user=user, group="account_id", outer="pk")
-    total = ExpressionWrapper(value + F("cash_balance"), output_field=VALUE_FIELD)
-    return account_list(user=user).alias(total=total).order_by("-total", "pk").first()
+def largest_account_id(*, user: AnyUser, as_of: dt.date | None) -> int | None:
+    """Id of the visible account with the highest value (positions at latest closes plus cash).
+
+    ``as_of`` is the valuation date (:func:`prices_as_of`), passed in because callers have it.
+
+    One grouped pass over the visible positions. Each position is priced by joining the price
+    row of the valuation date (an equality lookup on the unique ``(security, date)`` index);
+    only a security without a price that day falls back to its latest-close probe. An all-cash
+    account can still be the largest, so the richest cash balance is compared at the end.
+    """
+    accounts = Account.objects.for_user(user)
+    richest_cash = (
+        accounts.order_by("-cash_balance", "pk").values_list("pk", "cash_balance").first()
+    )
+    if as_of is None or not _can_view(user, Resource.POSITION):
+        return richest_cash[0] if richest_cash is not None else None
+    close = Coalesce(
+        F("as_of_price__close"),
+        latest_close_subquery(security_ref="security_id"),
+        output_field=VALUE_FIELD,
+    )
+    best = (
+        Position.objects.for_user(user)
+        .annotate(
+            as_of_price=FilteredRelation(
+                "security__prices",
+                condition=Q(security__prices__date=as_of, security__prices__firm_id=F("firm_id")),
+            )
+        )
+        .order_by()
+        .values("account_id")
+        .annotate(
+            total=ExpressionWrapper(
+                Sum(F("quantity") * close) + Max("account__cash_balance"),
+                output_field=VALUE_FIELD,
+            )
+        )
+        .order_by("-total", "account_id")
+        .values_list("account_id", "total")
+        .first()
+    )
+    if best is None or (richest_cash is not None and richest_cash[1] > best[1]):
+        return richest_cash[0] if richest_cash is not None else None
+    account_id: int = best[0]
+    return account_id
 
 
 def household_list(*, user: AnyUser, search: str = "") -> QuerySet[Household]:

@@ -19,6 +19,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import User
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
+from django.utils import timezone
 
 from accounts.models import Account, AccountFlag, AccountStatus, Position, TaxLot
 from models_hub.models import Security
@@ -141,7 +142,7 @@ def lots_replace(
     _require(actor=actor, account=account, resource=Resource.POSITION)
     if not reason.strip():
         raise ValidationError({"reason": "say why the lots are replaced"})
-    errors = _lot_errors(account=account, lots=lots, today=today or dt.date.today())
+    errors = _lot_errors(account=account, lots=lots, today=today or timezone.localdate())
     if errors:
         raise ValidationError({"lots": errors})
     with transaction.atomic():

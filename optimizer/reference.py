@@ -17,6 +17,7 @@ fractions of B = cash + lot values - withdrawal; money in $; risk in annual vari
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import math
 import time
@@ -342,16 +343,22 @@ def reference_solve(problem: Problem, verbose: bool = False) -> ReferenceResult:
     )
     prob = cp.Problem(cp.Minimize(objective), cons)
     t0 = time.perf_counter()
-    prob.solve(solver=cp.CLARABEL, verbose=verbose, **REFERENCE_SOLVER_OPTIONS)
+    try:
+        prob.solve(solver=cp.CLARABEL, verbose=verbose, **REFERENCE_SOLVER_OPTIONS)
+    except cvxpy.error.SolverError:
+        # Tight tolerances can stall (e.g. on an infeasible problem); Clarabel's defaults decide.
+        with contextlib.suppress(cvxpy.error.SolverError):
+            prob.solve(solver=cp.CLARABEL, verbose=verbose)
     seconds = time.perf_counter() - t0
     stats = prob.solver_stats
     iterations = int(stats.num_iters) if stats and stats.num_iters is not None else -1
     solver_seconds = float(stats.solve_time) if stats and stats.solve_time is not None else 0.0
-    if x.value is None or b.value is None:
+    if x.value is None or b.value is None or prob.status not in ("optimal", "optimal_inaccurate"):
         nan_l, nan_n = np.full(big_l, np.nan), np.full(n, np.nan)
         nan_terms = Terms(*([math.nan] * 6))
+        status = str(prob.status or "solver_error")
         return ReferenceResult(
-            str(prob.status), math.nan, nan_terms, nan_l, nan_n, nan_n, nan_n, math.nan,
+            status, math.nan, nan_terms, nan_l, nan_n, nan_n, nan_n, math.nan,
             iterations, seconds, solver_seconds,
         )  # fmt: skip
     xv = np.clip(np.asarray(x.value, dtype=np.float64), 0.0, 1.0)

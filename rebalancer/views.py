@@ -6,6 +6,7 @@ Every page goes through :class:`~rebalancer.mixins.FirmScopedMixin`; list pages 
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable
 from typing import Any
 
@@ -29,7 +30,7 @@ from accounts.selectors import (
     accounts_by_registration,
     book_summary,
     household_list,
-    largest_account,
+    largest_account_id,
     valued_page,
 )
 from models_hub.selectors import market_data_summary
@@ -75,9 +76,11 @@ class HtmxPartialMixin:
 # --- Home per role -------------------------------------------------------------------------
 
 
-def _largest_account_holdings(user: AnyUser) -> Any:
-    largest = largest_account(user=user)
-    return account_holdings(user=user, account_id=largest.pk) if largest is not None else None
+def _largest_account_holdings(user: AnyUser, as_of: dt.date | None) -> Any:
+    largest = largest_account_id(user=user, as_of=as_of)
+    if largest is None:
+        return None
+    return account_holdings(user=user, account_id=largest, as_of=as_of)
 
 
 def _first_households(user: AnyUser, n: int = 10) -> list[Any]:
@@ -86,9 +89,10 @@ def _first_households(user: AnyUser, n: int = 10) -> list[Any]:
 
 
 def _home_advisor(user: AnyUser) -> dict[str, Any]:
-    holdings = _largest_account_holdings(user)
+    book = book_summary(user=user)
+    holdings = _largest_account_holdings(user, book.prices_as_of)
     return {
-        "book": book_summary(user=user),
+        "book": book,
         "households": _first_households(user),
         "holdings": holdings,
         "has_synthetic": holdings is not None and holdings.has_synthetic,
@@ -350,6 +354,11 @@ class PasswordChangeView(auth_views.PasswordChangeView):
 
 class PasswordSetView(auth_views.PasswordResetConfirmView):
     """An invited user's one-time link (a Django password-reset token): choose a password."""
+
+    def get_user(self, uidb64: str) -> Any:
+        user = super().get_user(uidb64)
+        # A member deactivated before using the link must not be able to set a password.
+        return user if user is not None and user.is_active else None
 
     def form_valid(self, form: SetPasswordForm) -> HttpResponse:  # type: ignore[type-arg]
         user: User = form.user

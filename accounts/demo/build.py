@@ -167,6 +167,8 @@ def firm_book_build(*, spec: DemoFirmSpec, universe: Universe, password_hash: st
     Call inside a transaction (``demo_book_build`` does): the ids of the book are reserved per
     chunk, which on SQLite relies on holding the write lock.
     """
+    if not connection.in_atomic_block:
+        raise DemoBookError("firm_book_build must run inside a transaction")
     started = time.perf_counter()
     firm = Firm.objects.create(name=spec.name, slug=spec.slug)
     users = _users_create(firm=firm, spec=spec, password_hash=password_hash)

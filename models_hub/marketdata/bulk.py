@@ -83,8 +83,9 @@ def ids_reserve(*, model: type[models.Model], count: int) -> list[int]:
     """``count`` primary keys for rows of ``model`` that the caller inserts with explicit ids.
 
     PostgreSQL: values drawn from the table's identity sequence (safe beside concurrent writers).
-    SQLite: the ids after the largest used one; safe because the caller holds SQLite's single
-    write lock (it is inside a transaction that has written) until it commits.
+    SQLite: the ids after the largest used one (or the AUTOINCREMENT counter, if higher). Safe
+    because the caller is inside a transaction that holds SQLite's single write lock (our settings
+    begin transactions IMMEDIATE; in any case the first write takes it) until it commits.
     """
     if count <= 0:
         return []

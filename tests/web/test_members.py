@@ -16,6 +16,7 @@ from rebalancer import services
 from rebalancer.models import AuditEvent, Firm, Membership
 from rebalancer.roles import Role
 from tests.conftest import Cast
+from tests.factories import member
 
 pytestmark = pytest.mark.django_db
 
@@ -149,6 +150,21 @@ def test_deactivate_locks_the_user_out_and_revokes_their_token(
     assert event.reason == "left the firm"
 
 
+def test_an_invitation_link_dies_with_deactivation(cast: Cast) -> None:
+    admin = cast.user(Role.FIRM_ADMIN)
+    invitation = services.membership_invite(
+        firm=cast.firm_a,
+        actor=admin,
+        username="shortlived",
+        email="s@example.com",
+        role=Role.IPC,
+        reason="hire",
+    )
+    services.membership_deactivate(membership=invitation.membership, actor=admin, reason="gone")
+    response = Client().get(invitation.set_password_path)
+    assert response.status_code == 200 and not response.context["validlink"]
+
+
 def test_admins_cannot_deactivate_themselves(cast: Cast) -> None:
     admin = cast.user(Role.FIRM_ADMIN)
     with pytest.raises(ValidationError, match="yourself"):
@@ -197,3 +213,16 @@ def test_members_page_lists_own_firm_and_hides_actions_from_management(
     assert "Set role" not in html and "Invite a member" not in html
     admin_html = client_for(cast.user(Role.FIRM_ADMIN)).get(reverse("member_list")).content.decode()
     assert "Set role" in admin_html and "Invite a member" in admin_html
+
+
+def test_members_page_is_paged_with_a_bounded_query_count(
+    cast: Cast, client_for: ClientFor, django_assert_max_num_queries: Any
+) -> None:
+    for n in range(55):
+        member(cast.firm_a, Role.ADVISOR, f"extra_{n:02d}")
+    client = client_for(cast.user(Role.FIRM_ADMIN))
+    with django_assert_max_num_queries(7):
+        response = client.get(reverse("member_list"))
+    html = response.content.decode()
+    assert "Page 1 of 2" in html
+    assert html.count('<tr id="member-') == 50

@@ -15,13 +15,14 @@ from accounts.selectors import (
     book_summary,
     firm_aum,
     is_long_term,
+    largest_account_id,
     securities_value,
 )
 from models_hub.selectors import latest_prices, market_data_summary
 from optimizer.tax import is_long_term as optimizer_is_long_term
 from rebalancer.roles import Role
 from tests.conftest import Cast
-from tests.factories import PriceFactory, SecurityFactory, holding
+from tests.factories import AccountFactory, PriceFactory, SecurityFactory, holding
 
 pytestmark = pytest.mark.django_db
 
@@ -132,3 +133,19 @@ def test_market_data_summary(cast: Cast) -> None:
     assert (summary.securities, summary.synthetic_securities) == (2, 1)
     assert summary.prices_as_of == dt.date(2019, 12, 31)
     assert summary.priced_on_as_of == 1
+
+
+def test_largest_account_counts_positions_cash_and_stale_prices(cast: Cast) -> None:
+    manager = cast.user(Role.MANAGEMENT)
+    as_of = dt.date(2019, 12, 31)
+    assert largest_account_id(user=manager, as_of=as_of) == cast.account_a1.pk
+    # A security last priced before the valuation date still counts, at its latest close.
+    stale = SecurityFactory.create(firm=cast.firm_a, ticker="OLD")
+    PriceFactory.create(security=stale, date=dt.date(2019, 6, 28), close=Decimal("100"))
+    holding(cast.account_a2, stale, [("S-1", Decimal("50"), Decimal("10"), dt.date(2018, 1, 2))])
+    assert largest_account_id(user=manager, as_of=as_of) == cast.account_a2.pk  # 15,000 > 14,404.75
+    # An all-cash account can be the largest.
+    rich = AccountFactory.create(household=cast.hh_a2, cash_balance=Decimal("20000.00"))
+    assert largest_account_id(user=manager, as_of=as_of) == rich.pk
+    # An advisor only ranks their own accounts.
+    assert largest_account_id(user=cast.user(Role.ADVISOR), as_of=as_of) == cast.account_a1.pk

@@ -39,7 +39,7 @@ LONG_COLUMNS = Columns(required=("ticker", "date", "close"))
 CLOSE_PLACES = 6
 CLOSE_DIGITS = 18
 #: Prices written per batch (one lookup query, one bulk insert, one bulk update).
-PRICE_BATCH = 5_000
+PRICE_BATCH = 2_500
 
 _Record = tuple[int, dt.date, Decimal]  # (security id, date, close)
 
@@ -314,8 +314,23 @@ def _insert(firm_id: int, closes: dict[tuple[int, dt.date], Decimal]) -> None:
     head = "INSERT INTO {} ({}) VALUES ".format(
         ops.quote_name(meta.db_table), ", ".join(ops.quote_name(column) for column in columns)
     )
-    per_statement = min(1000, (connection.features.max_query_params or 4000) // len(columns))
     items = list(closes.items())
+    if connection.vendor == "sqlite":
+        # SQLite runs a prepared statement in a C loop: one-row executemany beats multi-row
+        # statements (which its 999-parameter limit keeps to 249 rows anyway).
+        rows = [
+            (
+                firm_id,
+                security_id,
+                ops.adapt_datefield_value(day),
+                ops.adapt_decimalfield_value(close, max_digits, places),
+            )
+            for (security_id, day), close in items
+        ]
+        with connection.cursor() as cursor:
+            cursor.executemany(head + "(%s, %s, %s, %s)", rows)
+        return
+    per_statement = min(250, (connection.features.max_query_params or 1000) // len(columns))
     with connection.cursor() as cursor:
         for start in range(0, len(items), per_statement):
             chunk = items[start : start + per_statement]

@@ -83,9 +83,24 @@ class Command(BaseCommand):
         if not logins:
             return
         self.stdout.write(f"\nDemo logins (demo mode only), password for all: {DEMO_PASSWORD}")
-        width = max(len(login.username) for login in logins)
-        role_width = max(len(login.role) for login in logins)
+        rows: list[tuple[str, str, str]] = []
+        groups: dict[tuple[str, str], list[str]] = {}
         for login in logins:
-            self.stdout.write(
-                f"  {login.username:<{width}}  {login.role:<{role_width}}  {login.firm}"
-            )
+            groups.setdefault((login.role, login.firm), []).append(login.username)
+        for (role, firm), usernames in groups.items():
+            names = sorted(usernames, key=_natural)
+            rows.append((names[0], role, firm))
+            if len(names) > 2:  # many advisors: one line for the others
+                rows.append((f"{names[1]} .. {names[-1]}", f"{role} ({len(names) - 1} more)", firm))
+            elif len(names) == 2:
+                rows.append((names[1], role, firm))
+        width = max(len(r[0]) for r in rows)
+        role_width = max(len(r[1]) for r in rows)
+        for username, role, firm in rows:
+            self.stdout.write(f"  {username:<{width}}  {role:<{role_width}}  {firm}")
+
+
+def _natural(username: str) -> tuple[str, int]:
+    """demo_advisor < demo_advisor2 < demo_advisor10."""
+    stem = username.rstrip("0123456789")
+    return stem, int(username[len(stem) :] or 0)
