@@ -1,6 +1,6 @@
 """Run every (vintage, arm) pair, over two worker processes, and merge deterministically.
 
-Each pair is an independent task (the buy-and-hold twin is an arm like the others); results are
+Each pair is an independent task, run in a spawned worker with one BLAS thread (the buy-and-hold twin is an arm like the others); results are
 keyed by (vintage, arm) and merged in sorted order, so the outcome does not depend on which
 process ran what or when it finished.
 """
@@ -8,6 +8,7 @@ process ran what or when it finished.
 from __future__ import annotations
 
 import multiprocessing as mp
+import os
 import sys
 import time
 from collections.abc import Sequence
@@ -22,6 +23,7 @@ from optimizer.backtest.sim import ArmRun, Sim
 
 FloatArray = npt.NDArray[np.float64]
 
+BLAS_THREAD_VARS = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
 FULL_VINTAGES: tuple[tuple[int, int], ...] = tuple(
     (y, m) for y in (2015, 2016) for m in range(1, 13)
 )
@@ -104,16 +106,14 @@ def run_backtest(cfg: RunConfig) -> RunResult:
     tasks = [(y, m, a, cfg.end_day) for (y, m) in cfg.vintages for a in cfg.arms]
     tasks.sort(key=lambda x: (ARM_COST.get(x[2], 5), x[0], x[1], x[2]))
     results: dict[tuple[str, str], ArmRun] = {}
-    if cfg.processes > 1 and len(tasks) > 1:
-        ctx = mp.get_context("fork")
-        with ctx.Pool(cfg.processes) as pool:
-            for k, res in enumerate(pool.imap_unordered(run_task, tasks), start=1):
-                results[(res.vintage, res.arm)] = res
-                if cfg.progress:
-                    _bar(k, len(tasks), started, f"{res.arm} {res.vintage}")
-    else:
-        for k, task in enumerate(tasks, start=1):
-            res = run_task(task)
+    # Workers are spawned (fresh interpreters) with one BLAS thread each: two multi-threaded
+    # BLAS pools on two cores slow the risk model's SVD 50-fold, and the thread count changes
+    # floating-point sums, so every task runs in such a worker, even with one process.
+    for var in BLAS_THREAD_VARS:
+        os.environ[var] = "1"
+    ctx = mp.get_context("spawn")
+    with ctx.Pool(max(1, cfg.processes)) as pool:
+        for k, res in enumerate(pool.imap_unordered(run_task, tasks), start=1):
             results[(res.vintage, res.arm)] = res
             if cfg.progress:
                 _bar(k, len(tasks), started, f"{res.arm} {res.vintage}")
