@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import shutil
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -37,8 +38,16 @@ CHROMIUM_ARGS = [
 ]
 
 
+@dataclass
+class Tab:
+    """A Chromium page and the host names of every request it made."""
+
+    page: Any
+    hosts: set[str]
+
+
 @pytest.fixture
-def browser_page(live_server: Any) -> Iterator[Any]:
+def browser_page(live_server: Any) -> Iterator[Tab]:
     from playwright.sync_api import sync_playwright
 
     # Playwright's sync API keeps an event loop on this thread; the ORM calls the live server
@@ -50,9 +59,8 @@ def browser_page(live_server: Any) -> Iterator[Any]:
         page.set_default_timeout(15_000)
         hosts: set[str] = set()
         page.on("request", lambda request: hosts.add(urlsplit(request.url).hostname or ""))
-        page.requested_hosts = hosts
         try:
-            yield page
+            yield Tab(page=page, hosts=hosts)
         finally:
             browser.close()
             os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
@@ -67,9 +75,9 @@ def _login(page: Any, base: str, username: str) -> None:
 
 
 def test_advisor_logs_in_opens_an_account_and_expands_lots(
-    cast: Cast, live_server: Any, browser_page: Any
+    cast: Cast, live_server: Any, browser_page: Tab
 ) -> None:
-    page = browser_page
+    page = browser_page.page
     _login(page, live_server.url, "a_advisor")
     header = page.inner_text("header, nav, body")
     assert "Alpha Wealth" in header
@@ -92,11 +100,12 @@ def test_advisor_logs_in_opens_an_account_and_expands_lots(
     response = page.goto(f"{live_server.url}/accounts/{cast.account_b1.pk}/")
     assert response is not None and response.status == 404
 
-    assert page.requested_hosts <= {"localhost", "127.0.0.1"}, page.requested_hosts
+    hosts = browser_page.hosts
+    assert hosts <= {"localhost", "127.0.0.1"}, hosts
 
 
-def test_wrong_password_is_refused_and_stays_on_login(live_server: Any, browser_page: Any) -> None:
-    page = browser_page
+def test_wrong_password_is_refused_and_stays_on_login(live_server: Any, browser_page: Tab) -> None:
+    page = browser_page.page
     page.goto(f"{live_server.url}/login/")
     page.fill("input[name=username]", "nobody")
     page.fill("input[name=password]", "wrong")
@@ -106,8 +115,8 @@ def test_wrong_password_is_refused_and_stays_on_login(live_server: Any, browser_
     assert page.locator("input[name=password]").count() == 1
 
 
-def test_each_role_sees_its_home_page(cast: Cast, live_server: Any, browser_page: Any) -> None:
-    page = browser_page
+def test_each_role_sees_its_home_page(cast: Cast, live_server: Any, browser_page: Tab) -> None:
+    page = browser_page.page
     for role in (Role.COMPLIANCE, Role.DATA_MANAGER):
         page.context.clear_cookies()
         _login(page, live_server.url, f"a_{role.value}")
