@@ -11,7 +11,7 @@ Variables z = [x over sellable lots, w over active securities, y (k factor expos
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import scipy.sparse as sp
@@ -155,6 +155,7 @@ def validate(problem: Problem) -> None:
     check(s.cash_target >= 0, "cash_target >= 0")
     check(s.te_max is None or s.te_max >= 0, "te_max >= 0")
     check(s.max_iter >= 1 and s.time_limit > 0, "solver caps")
+    check(s.qp_backend in ("auto", "clarabel"), "qp_backend is 'auto' or 'clarabel'")
 
 
 _ROOT_CACHE: list[tuple[FloatArray, FloatArray]] = []
@@ -304,6 +305,16 @@ class QP:
     row_names: tuple[tuple[str, int, int, IntArray | None], ...]
     """(name, first row, end row, security per row or None) of named nonnegative-cone
     constraints (absolute row numbers in A), for 'binding'."""
+    buy_row_secs: IntArray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    """Security of each 'b >= 0' row; these are the first nonnegative rows (from ``n_zero``)."""
+    G: Csc | None = None
+    """Native-bounds form only (``build_qp(..., native_bounds=True)``, for PIQP): the
+    inequality rows ``G z <= h`` (rows ``n_zero..`` of the conic form without the lot bound
+    rows); ``A`` then holds the equality rows only and ``b`` the right-hand sides of both."""
+    x_lo: FloatArray | None = None
+    """Native-bounds form only: lower bounds of z (0 on lots, -inf elsewhere)."""
+    x_hi: FloatArray | None = None
+    """Native-bounds form only: upper bounds of z (1 on lots, +inf elsewhere)."""
 
     @property
     def n_vars(self) -> int:
@@ -408,8 +419,22 @@ def _unit_pairs(unit_of_w: IntArray) -> tuple[IntArray, IntArray]:
     return np.asarray(rows, dtype=np.int64), np.asarray(cols, dtype=np.int64)
 
 
-def build_qp(prep: Prepared, sellable: BoolArray, buyable: BoolArray, rung: int) -> QP:
-    """Conic QP of docs/optimizer.md section 7 for ``rung`` (rung r drops RUNGS[:r])."""
+def build_qp(
+    prep: Prepared,
+    sellable: BoolArray,
+    buyable: BoolArray,
+    rung: int,
+    *,
+    native_bounds: bool = False,
+) -> QP:
+    """Conic QP of docs/optimizer.md section 7 for ``rung`` (rung r drops RUNGS[:r]).
+
+    ``native_bounds`` (PIQP, no second-order cone): 0 <= x <= 1 as variable bounds instead of
+    rows, the factor loadings stored sparsely, and the rows split into ``A`` (equalities) and
+    ``G`` (inequalities); see ``QP``.
+    """
+    if native_bounds and rung < 4 and prep.problem.settings.te_max is not None:
+        raise ValueError("the native-bounds form has no second-order cone (TE cap)")
     problem = prep.problem
     s = problem.settings
     n = problem.n_securities
@@ -488,7 +513,7 @@ def build_qp(prep: Prepared, sellable: BoolArray, buyable: BoolArray, rung: int)
     # y_j - sum_A Bf_ij w_i = sum_I Bf_ij h_i - sum Bf_ij t_i
     if k:
         L_A = prep.loadings[secs]  # (na, k)
-        if np.count_nonzero(L_A) > DENSE_LOADINGS * L_A.size:
+        if not native_bounds and np.count_nonzero(L_A) > DENSE_LOADINGS * L_A.size:
             # Store the block densely (explicit zeros): rows of w with identical patterns let
             # the AMD ordering in Clarabel's KKT setup merge them; a random sparsity pattern
             # made the setup 5-10x slower (docs/optimizer.md, performance).
@@ -520,8 +545,9 @@ def build_qp(prep: Prepared, sellable: BoolArray, buyable: BoolArray, rung: int)
         -np.ones(n_ge + len(ge_with_s)),
         -h[ge_secs],
     )
-    acc.block(nx, np.arange(nx), xcols, -np.ones(nx), np.zeros(nx))
-    acc.block(nx, np.arange(nx), xcols, np.ones(nx), np.ones(nx))
+    if not native_bounds:
+        acc.block(nx, np.arange(nx), xcols, -np.ones(nx), np.zeros(nx))
+        acc.block(nx, np.arange(nx), xcols, np.ones(nx), np.ones(nx))
 
     ka = kappa[secs]
     ks = kappa[ssecs]
@@ -636,13 +662,26 @@ def build_qp(prep: Prepared, sellable: BoolArray, buyable: BoolArray, rung: int)
         )
         acc.block(soc_dim, rows, cols, vals, soc_rhs)
 
-    A = csc_from_triplets(
-        np.concatenate(acc.rows),
-        np.concatenate(acc.cols),
-        np.concatenate(acc.vals),
-        (acc.count, nz),
-    )
+    all_rows = np.concatenate(acc.rows)
+    all_cols = np.concatenate(acc.cols)
+    all_vals = np.concatenate(acc.vals)
     b = np.concatenate(acc.rhs)
+    G: Csc | None = None
+    x_lo: FloatArray | None = None
+    x_hi: FloatArray | None = None
+    if native_bounds:
+        is_eq = all_rows < n_zero
+        A = csc_from_triplets(all_rows[is_eq], all_cols[is_eq], all_vals[is_eq], (n_zero, nz))
+        is_in = ~is_eq
+        G = csc_from_triplets(
+            all_rows[is_in] - n_zero, all_cols[is_in], all_vals[is_in], (n_nonneg, nz)
+        )
+        x_lo = np.full(nz, -np.inf)
+        x_hi = np.full(nz, np.inf)
+        x_lo[:nx] = 0.0
+        x_hi[:nx] = 1.0
+    else:
+        A = csc_from_triplets(all_rows, all_cols, all_vals, (acc.count, nz))
 
     # --- objective
     uw = prep.unit_of[secs]
@@ -677,4 +716,8 @@ def build_qp(prep: Prepared, sellable: BoolArray, buyable: BoolArray, rung: int)
         n_factors=k,
         buyable_of_secs=buyable[secs],
         row_names=tuple(names),
+        buy_row_secs=ge_secs,
+        G=G,
+        x_lo=x_lo,
+        x_hi=x_hi,
     )

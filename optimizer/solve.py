@@ -13,9 +13,14 @@ import numpy as np
 import scipy
 import scipy.sparse as sp
 
-from optimizer.build import QP, RUNGS, Prepared, build_qp, prepare
+try:  # PIQP is a declared dependency; without it every solve is Clarabel's.
+    import piqp
+except ImportError:  # pragma: no cover - exercised only without piqp installed
+    piqp = None
+
+from optimizer.build import QP, RUNGS, Csc, Prepared, build_qp, prepare
 from optimizer.objective import cash_weight_at, sells_of, terms_at
-from optimizer.reasons import blocked_list, explain
+from optimizer.reasons import blocked_list, explain, new_record
 from optimizer.repair import (
     RoundedTrades,
     drop_class_conflicts,
@@ -60,6 +65,23 @@ Iterative refinement is off for QPs (1.6x faster, same accuracy) and switched on
 tracking-error cone is present or when a solve is retried: with a binding TE cap, Clarabel
 stops at AlmostSolved / InsufficientProgress without it (seen on random problems)."""
 
+PIQP_SETTINGS: dict[str, object] = {
+    "verbose": False,
+    "compute_timings": False,
+    "eps_abs": 1e-9,
+    "eps_rel": 1e-10,
+    "eps_duality_gap_abs": 1e-9,
+    "eps_duality_gap_rel": 1e-10,
+    "check_duality_gap": True,
+    "preconditioner_iter": 10,
+    "preconditioner_reuse_on_update": False,
+    "kkt_solver": "sparse_ldlt",
+}
+"""Pinned PIQP settings for QPs without the TE cone (max_iter comes from ``Settings``).
+
+Tolerances one decade tighter than PIQP's defaults: the objective then agrees with Clarabel and
+cvxpy to ~1e-8 relative (docs/optimizer.md, section 9)."""
+
 SOLVED = "Solved"
 EPS_TRADE = 1e-7
 """Weight below which a continuous buy or sale counts as zero when fixing directions."""
@@ -71,10 +93,15 @@ MAX_FIX_ROUNDS = 1
 @dataclass(frozen=True, eq=False)
 class RawSolve:
     status: str
+    """Clarabel's status names; PIQP's are mapped to them (``PIQP_STATUS``)."""
     z: FloatArray
     slack: FloatArray
+    """Slack of every row of the QP's conic form (zero-cone rows 0)."""
     iterations: int
     seconds: float
+    backend: str = "clarabel"
+    solver: object | None = None
+    """The PIQP solver object, kept for a re-solve with changed bounds (``update``)."""
 
 
 class _CscLists:
@@ -146,6 +173,98 @@ def run_clarabel(qp: QP, max_iter: int, time_limit: float, refine: bool = False)
 
 NO_RETRY = ("Solved", "PrimalInfeasible", "DualInfeasible")
 
+PIQP_STATUS = {
+    "PIQP_SOLVED": "Solved",
+    "PIQP_PRIMAL_INFEASIBLE": "PrimalInfeasible",
+    "PIQP_DUAL_INFEASIBLE": "DualInfeasible",
+    "PIQP_MAX_ITER_REACHED": "MaxIterations",
+    "PIQP_NUMERICS": "NumericalError",
+    "PIQP_UNSOLVED": "Unsolved",
+    "PIQP_INVALID_SETTINGS": "InvalidSettings",
+}
+
+
+def _scipy_csc(m: Csc) -> sp.csc_matrix:
+    return sp.csc_matrix((m.data, m.indices, m.indptr), shape=m.shape)
+
+
+def _piqp_status(status: object) -> str:
+    name = str(getattr(status, "name", status)).rsplit(".", 1)[-1]
+    return PIQP_STATUS.get(name, f"piqp:{name}")
+
+
+def _piqp_result(qp: QP, solver: object, status: object, t0: float) -> RawSolve:
+    assert qp.G is not None
+    result = solver.result  # type: ignore[attr-defined]
+    z = np.array(result.x, dtype=np.float64)
+    h_hi = qp.b[qp.n_zero :]
+    slack = np.zeros(qp.n_rows)
+    slack[qp.n_zero :] = h_hi - _scipy_csc(qp.G) @ z
+    return RawSolve(
+        status=_piqp_status(status),
+        z=z,
+        slack=slack,
+        iterations=int(result.info.iter),
+        seconds=time.perf_counter() - t0,
+        backend="piqp",
+        solver=solver,
+    )
+
+
+def run_piqp(qp: QP, max_iter: int) -> RawSolve:
+    """One PIQP solve of a native-bounds ``qp`` (``build_qp(..., native_bounds=True)``)."""
+    assert qp.G is not None and qp.x_lo is not None and qp.x_hi is not None and piqp is not None
+    t0 = time.perf_counter()
+    try:
+        solver = piqp.SparseSolver()
+        for name, value in PIQP_SETTINGS.items():
+            if name == "kkt_solver":
+                value = getattr(piqp.KKTSolver, str(value))
+            setattr(solver.settings, name, value)
+        solver.settings.max_iter = int(max_iter)
+        n_in = qp.G.shape[0]
+        solver.setup(
+            _scipy_csc(qp.P),
+            qp.q,
+            _scipy_csc(qp.A),
+            qp.b[: qp.n_zero],
+            _scipy_csc(qp.G),
+            np.full(n_in, -np.inf),
+            qp.b[qp.n_zero :],
+            qp.x_lo,
+            qp.x_hi,
+        )
+        status = solver.solve()
+    except Exception as exc:  # malformed data: a failed solve, never an exception
+        return RawSolve(
+            f"Error: {exc}", np.zeros(qp.n_vars), np.zeros(qp.n_rows), 0, 0.0, backend="piqp"
+        )
+    return _piqp_result(qp, solver, status, t0)
+
+
+def rerun_piqp_fixed(qp: QP, first: RawSolve, fix_lot_vars: BoolArray, fix_buy_rows: BoolArray) -> RawSolve:
+    """Re-solve a PIQP problem with some lot variables fixed at 0 (x_hi = 0) and some buys
+    fixed at 0 (their 'b >= 0' row made an equality): only bounds change, so the KKT pattern,
+    its ordering and symbolic factorization are reused (``SparseSolver.update``)."""
+    assert qp.x_hi is not None and first.solver is not None
+    t0 = time.perf_counter()
+    solver = first.solver
+    n_in = qp.n_nonneg
+    x_hi = qp.x_hi.copy()
+    x_hi[: len(qp.lots)][fix_lot_vars] = 0.0
+    h_hi = qp.b[qp.n_zero :]
+    h_lo = np.full(n_in, -np.inf)
+    rows = np.flatnonzero(fix_buy_rows)
+    h_lo[rows] = h_hi[rows]
+    try:
+        solver.update(x_u=x_hi, h_l=h_lo)  # type: ignore[attr-defined]
+        status = solver.solve()  # type: ignore[attr-defined]
+    except Exception as exc:
+        return RawSolve(
+            f"Error: {exc}", np.zeros(qp.n_vars), np.zeros(qp.n_rows), 0, 0.0, backend="piqp"
+        )
+    return _piqp_result(qp, solver, status, t0)
+
 
 def solve_qp(qp: QP, max_iter: int, time_limit: float) -> tuple[RawSolve, ...]:
     """Solve ``qp``; retry once with iterative refinement unless solved or proven infeasible.
@@ -192,28 +311,52 @@ def binding_of(prep: Prepared, qp: QP, raw: RawSolve) -> tuple[str, ...]:
     return tuple(names)
 
 
+def _piqp_version() -> str:
+    """piqp's version and the instruction-set build it dispatched to (avx2 / avx512 kernels
+    may round differently, so both are part of what reproduces a result bit for bit)."""
+    if piqp is None:
+        return "not installed"
+    kernel = piqp.SparseSolver.__module__.rsplit("_", 1)[-1]
+    return f"{piqp.__version__} ({kernel})"
+
+
+_VERSIONS: tuple[tuple[str, str], ...] = ()
+
+
 def _versions() -> tuple[tuple[str, str], ...]:
-    return (
-        ("clarabel", str(clarabel.__version__)),
-        ("numpy", np.__version__),
-        ("scipy", scipy.__version__),
-        ("optimizer", OPTIMIZER_VERSION),
-    )
+    global _VERSIONS
+    if not _VERSIONS:
+        _VERSIONS = (
+            ("clarabel", str(clarabel.__version__)),
+            ("piqp", _piqp_version()),
+            ("numpy", np.__version__),
+            ("scipy", scipy.__version__),
+            ("optimizer", OPTIMIZER_VERSION),
+        )
+    return _VERSIONS
 
 
 def _solver_settings(problem: Problem) -> tuple[tuple[str, str], ...]:
-    items = dict(CLARABEL_SETTINGS)
+    items: dict[str, object] = dict(CLARABEL_SETTINGS)
     items["max_iter"] = problem.settings.max_iter
     items["time_limit"] = problem.settings.time_limit
+    items["qp_backend"] = problem.settings.qp_backend
+    for name, value in PIQP_SETTINGS.items():
+        items[f"piqp.{name}"] = value
     return tuple((k, repr(items[k])) for k in sorted(items))
+
+
+def _use_piqp(prep: Prepared, rung: int) -> bool:
+    """PIQP for a rung without the TE cone, unless Clarabel is forced or piqp is missing."""
+    s = prep.problem.settings
+    return piqp is not None and s.qp_backend == "auto" and (s.te_max is None or rung >= 4)
 
 
 def solve_continuous(problem: Problem) -> ContinuousResult:
     """Continuous optimum of the problem as stated (all constraints, no repair)."""
     prep = prepare(problem)
-    qp = build_qp(prep, prep.sellable, prep.buyable, 0)
-    attempts = solve_qp(qp, problem.settings.max_iter, problem.settings.time_limit)
-    raw = attempts[-1]
+    log = _Log()
+    qp, raw = log.solve_rung(prep, prep.sellable, prep.buyable, 0)
     x, b = point_of(prep, qp, raw)
     terms = terms_at(prep, x, b)
     sells = sells_of(prep, x)
@@ -227,8 +370,8 @@ def solve_continuous(problem: Problem) -> ContinuousResult:
         sells=sells,
         weights=prep.holding + b - sells,
         cash_weight=cash_weight_at(prep, x, b),
-        iterations=sum(a.iterations for a in attempts),
-        solve_seconds=sum(a.seconds for a in attempts),
+        iterations=log.iterations,
+        solve_seconds=log.solve_seconds,
         binding=binding_of(prep, qp, raw) if raw.status == SOLVED else (),
     )
 
@@ -255,26 +398,50 @@ def _rungs_present(prep: Prepared) -> tuple[bool, ...]:
 class _Log:
     iterations: int = 0
     statuses: tuple[str, ...] = ()
+    backends: tuple[str, ...] = ()
     solve_seconds: float = 0.0
     build_seconds: float = 0.0
 
+    def add(self, raw: RawSolve) -> RawSolve:
+        self.iterations += raw.iterations
+        self.statuses = (*self.statuses, raw.status)
+        self.backends = (*self.backends, raw.backend)
+        self.solve_seconds += raw.seconds
+        return raw
+
     def run(self, qp: QP, settings: Settings) -> RawSolve:
-        """Solve (with the retry of ``solve_qp``), log every attempt, return the last."""
+        """Clarabel (with the retry of ``solve_qp``), log every attempt, return the last."""
         attempts = solve_qp(qp, settings.max_iter, settings.time_limit)
         for raw in attempts:
-            self.iterations += raw.iterations
-            self.statuses = (*self.statuses, raw.status)
-            self.solve_seconds += raw.seconds
+            self.add(raw)
         return attempts[-1]
 
+    def build(
+        self,
+        prep: Prepared,
+        sellable: BoolArray,
+        buyable: BoolArray,
+        rung: int,
+        native_bounds: bool = False,
+    ) -> QP:
+        t0 = time.perf_counter()
+        qp = build_qp(prep, sellable, buyable, rung, native_bounds=native_bounds)
+        self.build_seconds += time.perf_counter() - t0
+        return qp
 
-def _timed_build(
-    log: _Log, prep: Prepared, sellable: BoolArray, buyable: BoolArray, rung: int
-) -> QP:
-    t0 = time.perf_counter()
-    qp = build_qp(prep, sellable, buyable, rung)
-    log.build_seconds += time.perf_counter() - t0
-    return qp
+    def solve_rung(
+        self, prep: Prepared, sellable: BoolArray, buyable: BoolArray, rung: int
+    ) -> tuple[QP, RawSolve]:
+        """PIQP when the rung has no cone (``_use_piqp``); Clarabel if PIQP is not used or
+        does not report solved."""
+        settings = prep.problem.settings
+        if _use_piqp(prep, rung):
+            qp = self.build(prep, sellable, buyable, rung, native_bounds=True)
+            raw = self.add(run_piqp(qp, settings.max_iter))
+            if raw.status == SOLVED:
+                return qp, raw
+        qp = self.build(prep, sellable, buyable, rung)
+        return qp, self.run(qp, settings)
 
 
 def solve(problem: Problem) -> Solution:
@@ -306,8 +473,7 @@ def solve(problem: Problem) -> Solution:
     chosen = -1
     last_status = ""
     for rung in rung_list:
-        qp_try = _timed_build(log, prep, sellable, buyable, rung)
-        raw_try = log.run(qp_try, settings)
+        qp_try, raw_try = log.solve_rung(prep, sellable, buyable, rung)
         if raw_try.status == SOLVED:
             qp, raw, chosen = qp_try, raw_try, rung
             break
@@ -340,11 +506,10 @@ def solve(problem: Problem) -> Solution:
             break
         fix_lots |= new_lots
         fix_buys |= new_buys
-        qp2 = _timed_build(log, prep, sellable & ~fix_lots, buyable & ~fix_buys, chosen)
-        raw2 = log.run(qp2, settings)
-        if raw2.status != SOLVED:
+        x2b2 = _resolve_fixed(log, prep, qp, raw, fix_lots, fix_buys, chosen)
+        if x2b2 is None:
             break  # keep the last good point and net its conflicts below.
-        x, b = point_of(prep, qp2, raw2)
+        x, b = x2b2
     # Conflicts left after the re-solve(s) are netted (weights unchanged, cash only rises);
     # class conflicts lose their buys (cash only rises).
     x, b = net_conflicts(prep, x, b, EPS_TRADE)
@@ -379,6 +544,36 @@ def solve(problem: Problem) -> Solution:
         n_fixes,
         repair_seconds,
     )
+
+
+def _resolve_fixed(
+    log: _Log,
+    prep: Prepared,
+    qp: QP,
+    raw: RawSolve,
+    fix_lots: BoolArray,
+    fix_buys: BoolArray,
+    rung: int,
+) -> tuple[FloatArray, FloatArray] | None:
+    """(x, b) re-solved with ``fix_lots`` and the buys of ``fix_buys`` at zero, or None.
+
+    After a PIQP solve only bounds change (``rerun_piqp_fixed``, same KKT pattern); otherwise,
+    or if that does not solve, the rung is rebuilt without the fixed variables for Clarabel.
+    """
+    problem = prep.problem
+    settings = problem.settings
+    if raw.backend == "piqp" and raw.solver is not None:
+        raw2 = log.add(rerun_piqp_fixed(qp, raw, fix_lots[qp.lots], fix_buys[qp.buy_row_secs]))
+        if raw2.status == SOLVED:
+            x, b = point_of(prep, qp, raw2)
+            x[fix_lots] = 0.0
+            b[fix_buys] = 0.0
+            return x, b
+    qp2 = log.build(prep, prep.sellable & ~fix_lots, prep.buyable & ~fix_buys, rung)
+    raw2 = log.run(qp2, settings)
+    if raw2.status != SOLVED:
+        return None
+    return point_of(prep, qp2, raw2)
 
 
 def _netting_is_enough(
@@ -464,43 +659,68 @@ def _assemble(
     w_after = prep.holding + b - sells_w
     cash_after = cash_weight_at(prep, x, b) * base
 
-    trades: list[SecurityTrade] = []
+    # Records are built from numpy columns (``tolist`` gives Python floats and ints) and the
+    # frozen dataclasses filled without their generated __init__ (``new_record``): at 3,000
+    # lot sales the per-field ``object.__setattr__`` of a frozen __init__ cost ~4 ms.
     sell_value = sells_w * base
     buy_value = rounded.buy_shares * prices
     sell_shares_sec = np.bincount(prep.lot_sec, weights=rounded.sell_shares, minlength=len(ids))
-    for i in np.flatnonzero((rounded.buy_shares > 0) | (sell_shares_sec > 0)).tolist():
-        if rounded.buy_shares[i] > 0:
-            side, shares, value = Side.BUY, float(rounded.buy_shares[i]), float(buy_value[i])
-        else:
-            side, shares, value = Side.SELL, float(sell_shares_sec[i]), float(sell_value[i])
-        trades.append(
-            SecurityTrade(
-                security=i,
-                security_id=ids[i],
-                side=side,
-                shares=shares,
-                value=value,
-                cost=float(prep.kappa[i] * value),
-            )
+    traded = np.flatnonzero((rounded.buy_shares > 0) | (sell_shares_sec > 0))
+    is_buy = rounded.buy_shares[traded] > 0
+    t_shares = np.where(is_buy, rounded.buy_shares[traded], sell_shares_sec[traded])
+    t_value = np.where(is_buy, buy_value[traded], sell_value[traded])
+    t_cost = prep.kappa[traded] * t_value
+    trades = [
+        new_record(
+            SecurityTrade,
+            {
+                "security": i,
+                "security_id": ids[i],
+                "side": Side.BUY if buy else Side.SELL,
+                "shares": sh,
+                "value": val,
+                "cost": cost,
+            },
         )
-    sales: list[LotSale] = []
+        for i, buy, sh, val, cost in zip(
+            traded.tolist(),
+            is_buy.tolist(),
+            t_shares.tolist(),
+            t_value.tolist(),
+            t_cost.tolist(),
+            strict=True,
+        )
+    ]
     tax = prep.tax
-    for lot in np.flatnonzero(rounded.sell_shares > 0).tolist():
-        frac = float(x[lot])
-        sec = int(prep.lot_sec[lot])
-        gain = float(tax.gain[lot] * frac)
-        sales.append(
-            LotSale(
-                lot_id=int(lots.lot_id[lot]),
-                security=sec,
-                security_id=ids[sec],
-                shares=float(rounded.sell_shares[lot]),
-                proceeds=float(rounded.sell_shares[lot] * prices[sec]),
-                realized_gain=gain,
-                term=Term.LONG if bool(tax.long_term[lot]) else Term.SHORT,
-                tax=float(tax.rate[lot] * gain),
-            )
+    sold = np.flatnonzero(rounded.sell_shares > 0)
+    sold_sec = prep.lot_sec[sold]
+    sold_shares = rounded.sell_shares[sold]
+    sold_gain = tax.gain[sold] * x[sold]
+    sales = [
+        new_record(
+            LotSale,
+            {
+                "lot_id": lot_id,
+                "security": sec,
+                "security_id": ids[sec],
+                "shares": sh,
+                "proceeds": proceeds,
+                "realized_gain": gain,
+                "term": Term.LONG if lt else Term.SHORT,
+                "tax": lot_tax,
+            },
         )
+        for lot_id, sec, sh, proceeds, gain, lt, lot_tax in zip(
+            lots.lot_id[sold].tolist(),
+            sold_sec.tolist(),
+            sold_shares.tolist(),
+            (sold_shares * prices[sold_sec]).tolist(),
+            sold_gain.tolist(),
+            tax.long_term[sold].tolist(),
+            (tax.rate[sold] * sold_gain).tolist(),
+            strict=True,
+        )
+    ]
     realized = float(np.dot(tax.gain, x))
     tax_total = float(np.dot(tax.tax, x))
     reasons = explain(prep, tuple(trades), tuple(sales), w_after, cash_after)
@@ -509,6 +729,7 @@ def _assemble(
         iterations=log.iterations,
         solves=len(log.statuses),
         solver_statuses=log.statuses,
+        solver_backends=log.backends,
         relaxed=relaxed,
         binding=binding,
         n_variables=n_vars,

@@ -243,7 +243,11 @@ class Settings:
     max_iter: int = 100
     """Clarabel interior-point iteration cap per solve."""
     time_limit: float = 5.0
-    """Clarabel wall-clock cap per solve, seconds."""
+    """Clarabel wall-clock cap per solve, seconds (PIQP has no time cap; ``max_iter`` applies)."""
+    qp_backend: str = "auto"
+    """``"auto"``: PIQP for problems without the tracking-error cone (a pure QP), Clarabel for
+    the cone and whenever PIQP does not report solved (or is not installed). ``"clarabel"``:
+    Clarabel for every solve. ``Diagnostics.solver_backends`` says which solved what."""
 
 
 @dataclass(frozen=True, eq=False)
@@ -410,10 +414,11 @@ class Diagnostics:
     """How the run went. Timings are the only fields that vary between identical runs."""
 
     iterations: int
-    """Interior-point iterations summed over all Clarabel solves of this run."""
+    """Interior-point iterations summed over all solves (PIQP and Clarabel) of this run."""
     solves: int
     solver_statuses: tuple[str, ...]
-    """Clarabel status of each solve in order."""
+    """Status of each solve in order, in Clarabel's names (``Solved``, ``PrimalInfeasible``,
+    ...; a PIQP status is mapped to the same names)."""
     relaxed: tuple[str, ...]
     """Soft-constraint rungs dropped (subset of turnover, budgets, weights, tracking_error)."""
     binding: tuple[str, ...]
@@ -427,9 +432,12 @@ class Diagnostics:
     direction_fixes: int
     """Securities whose buy/sell conflict was resolved by the repair step."""
     versions: tuple[tuple[str, str], ...]
-    """(package, version) for clarabel, numpy, scipy, optimizer."""
+    """(package, version) for clarabel, piqp (with its instruction set), numpy, scipy,
+    optimizer."""
     solver_settings: tuple[tuple[str, str], ...]
-    """Pinned Clarabel settings (name, repr(value))."""
+    """Pinned solver settings (name, repr(value)); PIQP's prefixed ``piqp.``."""
+    solver_backends: tuple[str, ...] = ()
+    """Backend of each solve in ``solver_statuses`` (``"piqp"`` / ``"clarabel"``)."""
     timings: tuple[tuple[str, float], ...] = ()
     """(phase, seconds): build, solve, repair, total. Not deterministic; excluded from the
     deterministic JSON form."""

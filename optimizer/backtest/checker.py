@@ -135,9 +135,15 @@ def check_log(
         parent.basis -= frac_basis
         parent.shares -= shares
         b = Block(
-            f"{base}.w{parts[base]}", parent.ticker, parent.group, shares, frac_basis,
-            parent.start, parent.bought, parent.buy_seq,
-        )  # fmt: skip
+            f"{base}.w{parts[base]}",
+            parent.ticker,
+            parent.group,
+            shares,
+            frac_basis,
+            parent.start,
+            parent.bought,
+            parent.buy_seq,
+        )
         add(b)
         return b
 
@@ -168,12 +174,13 @@ def check_log(
             continue
         # a sale
         rep.sales += 1
-        b = blocks.get(ln.lot)
-        if b is None or b.shares < ln.shares - 1e-6:
+        found = blocks.get(ln.lot)
+        if found is None or found.shares < ln.shares - 1e-6:
             rep.unknown_lots += 1
             if len(rep.details) < max_details:
                 rep.details.append(f"seq {ln.seq}: lot {ln.lot} unknown or too small")
             continue
+        b = found
         share_frac = min(ln.shares / b.shares, 1.0)
         basis = b.basis * share_frac
         start = b.start

@@ -23,6 +23,7 @@ Character part = alpha minus the alpha with every short-term rate set to the lon
 from __future__ import annotations
 
 import datetime as dt
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -107,7 +108,7 @@ def case_path(run: ArmRun, rates: RateSet, outside_gains: bool) -> CasePath:
 
 def annualised(value: float, capital: float, days: int) -> float:
     """% per year of growing ``capital`` to ``value`` in ``days`` calendar days."""
-    return 100.0 * ((value / capital) ** (365.25 / days) - 1.0)
+    return 100.0 * (math.pow(value / capital, 365.25 / days) - 1.0)
 
 
 @dataclass(frozen=True)
@@ -138,7 +139,9 @@ class ArmVintageMetrics:
     checker: dict[str, float]
 
 
-def vintage_metrics(run: ArmRun, twin: ArmRun, bench: FloatArray, capital: float) -> ArmVintageMetrics:
+def vintage_metrics(
+    run: ArmRun, twin: ArmRun, bench: FloatArray, capital: float
+) -> ArmVintageMetrics:
     """Metrics of ``run`` against the ``buy_hold`` run ``twin`` of the same vintage and the
     benchmark's daily total returns ``bench`` (rows start+1 .. end)."""
     days = run.end_day - run.start_day
@@ -161,7 +164,9 @@ def vintage_metrics(run: ArmRun, twin: ArmRun, bench: FloatArray, capital: float
         pre[case.key] = annualised(a.pre_final, capital, days) - annualised(
             b.pre_final, capital, days
         )
-        flat_post = annualised(af.post_final, capital, days) - annualised(bf.post_final, capital, days)
+        flat_post = annualised(af.post_final, capital, days) - annualised(
+            bf.post_final, capital, days
+        )
         flat_pre = annualised(af.pre_final, capital, days) - annualised(bf.pre_final, capital, days)
         char[case.key] = post[case.key] - flat_post
         defer[case.key] = flat_post

@@ -132,9 +132,10 @@ class MarketData:
     def n(self) -> int:
         return len(self.tickers)
 
-    def row_of(self, day: dt.date | np.datetime64 | str) -> int:
+    def row_of(self, day: dt.date | str) -> int:
         """Row of the first trading day >= ``day``."""
-        return int(np.searchsorted(self.dates, np.datetime64(day, "D")))
+        iso = day if isinstance(day, str) else day.isoformat()
+        return int(np.searchsorted(self.dates, np.datetime64(iso, "D")))
 
     def adj_table(self) -> data.PriceTable:
         """The (UA-fixed) dividend-adjusted closes as a PriceTable, for ``optimizer.risk``."""
@@ -157,16 +158,16 @@ def build_market_data(
     close = np.array(close, dtype=np.float64)
     adj = np.array(adj, dtype=np.float64)
     _fix_ua(tickers, dates, close, adj)
-    t_len, n = close.shape
+    t_len = close.shape[0]
     last = close.copy()
     for t in range(1, t_len):
         miss = np.isnan(last[t])
         last[t, miss] = last[t - 1, miss]
     quoted = np.isfinite(close)
     first_q = np.where(quoted.any(axis=0), quoted.argmax(axis=0), -1).astype(np.int64)
-    last_q = np.where(
-        quoted.any(axis=0), t_len - 1 - quoted[::-1].argmax(axis=0), -1
-    ).astype(np.int64)
+    last_q = np.where(quoted.any(axis=0), t_len - 1 - quoted[::-1].argmax(axis=0), -1).astype(
+        np.int64
+    )
     div, spin = derive_dividends(close, adj)
     cap = np.array([caps.get(t, np.nan) for t in tickers])
     caps_row = int(np.searchsorted(dates, data.CAPS_DATE, side="right")) - 1
@@ -179,9 +180,7 @@ def build_market_data(
                 group_of[m] = name
     names = tuple(sorted(set(group_of.values())))
     gid = np.array([names.index(group_of[t]) for t in tickers], dtype=np.int64)
-    ordinals = np.array(
-        [dt.date.fromisoformat(str(d)).toordinal() for d in dates], dtype=np.int64
-    )
+    ordinals = np.array([dt.date.fromisoformat(str(d)).toordinal() for d in dates], dtype=np.int64)
     return MarketData(
         dates=np.asarray(dates, dtype="datetime64[D]"),
         ordinals=ordinals,
@@ -231,8 +230,8 @@ def make_vintage(md: MarketData, year: int, month: int, end_day: str = "2019-12-
     """The vintage funded on the first trading day of ``year``-``month``."""
     start = md.row_of(dt.date(year, month, 1))
     end = int(np.searchsorted(md.dates, np.datetime64(end_day, "D"), side="right")) - 1
-    members = np.isfinite(md.cap2015) & np.isfinite(md.close[start]) & np.isfinite(
-        md.close_caps_date
+    members = (
+        np.isfinite(md.cap2015) & np.isfinite(md.close[start]) & np.isfinite(md.close_caps_date)
     )
     return Vintage(f"{year}-{month:02d}", start, end, np.flatnonzero(members).astype(np.int64))
 
@@ -261,8 +260,6 @@ def bench_returns(md: MarketData, v: Vintage) -> FloatArray:
     for k, t in enumerate(range(v.start + 1, v.end + 1)):
         w = bench_weights(md, v, t - 1)
         idx = np.flatnonzero(w)
-        gross = (
-            md.last[t, idx] + md.dividends[t, idx] + md.spinoffs[t, idx]
-        ) / md.last[t - 1, idx]
+        gross = (md.last[t, idx] + md.dividends[t, idx] + md.spinoffs[t, idx]) / md.last[t - 1, idx]
         out[k] = float(w[idx] @ (gross - 1.0))
     return out

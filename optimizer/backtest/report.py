@@ -152,7 +152,10 @@ def _charts(s: Summary, out: Path) -> list[str]:
 
     fig, ax = plt.subplots(figsize=(9, 4.5))
     xs = np.arange(len(s.arms))
-    for key, off, label in (("te_daily", -0.2, "daily x sqrt(252)"), ("te_monthly", 0.2, "monthly x sqrt(12)")):
+    for key, off, label in (
+        ("te_daily", -0.2, "daily x sqrt(252)"),
+        ("te_monthly", 0.2, "monthly x sqrt(12)"),
+    ):
         vals = [_stat([getattr(x, key) for x in s.per[a]]) for a in s.arms]
         ax.bar(xs + off, [v.mean for v in vals], width=0.4, label=label)
         ax.errorbar(
@@ -328,7 +331,9 @@ def write_report(result: RunResult, out: Path, command: str) -> dict[str, Any]:
         for a in s.arms:
             cells = []
             for k in range(n_years):
-                vals = [x.alpha_by_year[c.key][k] for x in s.per[a] if len(x.alpha_by_year[c.key]) > k]
+                vals = [
+                    x.alpha_by_year[c.key][k] for x in s.per[a] if len(x.alpha_by_year[c.key]) > k
+                ]
                 cells.append(_stat(vals).fmt() if vals else "")
             L.append(f"| {a} | " + " | ".join(cells) + " |")
         L.append("")
@@ -341,7 +346,9 @@ def write_report(result: RunResult, out: Path, command: str) -> dict[str, Any]:
         pub = PUBLISHED_SP500_TR.get(y)
         L.append(f"| {y} | {r:.2f} | {'' if pub is None else f'{pub:.2f}'} |")
     tot = float(np.prod([1 + r / 100 for r in by_year.values()]))
-    pub_tot = float(np.prod([1 + PUBLISHED_SP500_TR[y] / 100 for y in by_year if y in PUBLISHED_SP500_TR]))
+    pub_tot = float(
+        np.prod([1 + PUBLISHED_SP500_TR[y] / 100 for y in by_year if y in PUBLISHED_SP500_TR])
+    )
     v0 = result.vintages[0]
     yrs = (v0.end - v0.start) / 252.0
     L.append(
@@ -372,8 +379,15 @@ def write_report(result: RunResult, out: Path, command: str) -> dict[str, Any]:
     L.append("")
     L.append("## Independent wash-sale checker (summed over vintages)")
     L.append("")
-    keys = ["loss_sales", "violations", "violation_loss", "basis_mismatches",
-            "holding_mismatches", "unknown_lots", "over_disallowed"]  # fmt: skip
+    keys = [
+        "loss_sales",
+        "violations",
+        "violation_loss",
+        "basis_mismatches",
+        "holding_mismatches",
+        "unknown_lots",
+        "over_disallowed",
+    ]
     L.append("| arm | " + " | ".join(keys) + " |")
     L.append("|---|" + "---|" * len(keys))
     for a in s.arms:
@@ -395,9 +409,12 @@ def write_report(result: RunResult, out: Path, command: str) -> dict[str, Any]:
     for a in s.arms:
         if s.solve_ms[a]:
             ms = s.solve_ms[a]
-            L.append(f"  - {a}: {_pct(ms, 50):.0f} / {_pct(ms, 99):.0f} / {max(ms):.0f} ({len(ms)} solves)")
+            p50, p99 = _pct(ms, 50), _pct(ms, 99)
+            L.append(f"  - {a}: {p50:.0f} / {p99:.0f} / {max(ms):.0f} ({len(ms)} solves)")
     L.append("")
     (out / "report.md").write_text("\n".join(L), encoding="utf-8")
     js = summary_json(s, result.wall_s)
-    (out / "summary.json").write_text(json.dumps(js, indent=1, sort_keys=True) + "\n", encoding="utf-8")
+    (out / "summary.json").write_text(
+        json.dumps(js, indent=1, sort_keys=True) + "\n", encoding="utf-8"
+    )
     return js

@@ -1,8 +1,8 @@
 """Run every (vintage, arm) pair, over two worker processes, and merge deterministically.
 
-Each pair is an independent task, run in a spawned worker with one BLAS thread (the buy-and-hold twin is an arm like the others); results are
-keyed by (vintage, arm) and merged in sorted order, so the outcome does not depend on which
-process ran what or when it finished.
+Each pair is an independent task (the buy-and-hold twin is an arm like the others), run in a
+spawned worker with one BLAS thread; results are keyed by (vintage, arm) and merged in sorted
+order, so the outcome does not depend on which process ran what or when it finished.
 """
 
 from __future__ import annotations
@@ -18,7 +18,13 @@ import numpy as np
 import numpy.typing as npt
 
 from optimizer.backtest.arms import ALL_ARMS, QUICK_ARMS, make_arm
-from optimizer.backtest.prices import MarketData, Vintage, bench_returns, load_market_data, make_vintage
+from optimizer.backtest.prices import (
+    MarketData,
+    Vintage,
+    bench_returns,
+    load_market_data,
+    make_vintage,
+)
 from optimizer.backtest.sim import ArmRun, Sim
 
 FloatArray = npt.NDArray[np.float64]
@@ -92,9 +98,7 @@ def _bar(done: int, total: int, started: float, what: str) -> None:
     width = 30
     fill = int(width * done / max(total, 1))
     el = time.perf_counter() - started
-    sys.stderr.write(
-        f"\r[{'#' * fill}{'.' * (width - fill)}] {done}/{total} {el:6.0f}s {what:<28}"
-    )
+    sys.stderr.write(f"\r[{'#' * fill}{'.' * (width - fill)}] {done}/{total} {el:6.0f}s {what:<28}")
     sys.stderr.flush()
 
 

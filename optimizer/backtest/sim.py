@@ -117,12 +117,12 @@ class Sim:
     @property
     def price(self) -> FloatArray:
         """(n,) $/share, last close (carried forward over gaps)."""
-        return self.md.last[self.t]
+        return np.asarray(self.md.last[self.t], dtype=np.float64)
 
     @property
     def quoted(self) -> BoolArray:
         """(n,) has a real quote today (only these trade)."""
-        return np.isfinite(self.md.close[self.t])
+        return np.asarray(np.isfinite(self.md.close[self.t]), dtype=np.bool_)
 
     def alive(self) -> BoolArray:
         """(n,) universe names that trade after today (a name on its last quote day before the
@@ -275,8 +275,18 @@ class Sim:
                 tl = lg.tally(year)
                 ust, ult, cost = lg.unrealized(day, np.nan_to_num(self.price))
                 snaps.append(
-                    Snapshot(t, day, values[t - v.start], tl.st_gain, tl.lt_gain, tl.dividends,
-                             ust, ult, cost, lg.net_realized_before_end)  # fmt: skip
+                    Snapshot(
+                        t,
+                        day,
+                        values[t - v.start],
+                        tl.st_gain,
+                        tl.lt_gain,
+                        tl.dividends,
+                        ust,
+                        ult,
+                        cost,
+                        lg.net_realized_before_end,
+                    )
                 )
             if last_of_year:
                 tl = lg.tally(year)

@@ -310,8 +310,17 @@ class Ledger:
             setattr(self, name, new)
         self.capacity = c
 
-    def _new_row(self, ticker: int, shares: float, basis: float, start: int, acquired: int,
-                 purchase: int, label: str, used: bool) -> int:  # fmt: skip
+    def _new_row(
+        self,
+        ticker: int,
+        shares: float,
+        basis: float,
+        start: int,
+        acquired: int,
+        purchase: int,
+        label: str,
+        used: bool,
+    ) -> int:
         if self.n_lots == self.capacity:
             self._grow()
         r = self.n_lots
@@ -435,9 +444,19 @@ class Ledger:
             self.shares[row] = 0.0
             self.basis[row] = 0.0
         trade = Trade(
-            len(self.log), day, "S", self.tickers[ticker], self.labels[row], shares, price,
-            proceeds, basis=basis, start=start, gain=gain, long_term=lt,
-        )  # fmt: skip
+            len(self.log),
+            day,
+            "S",
+            self.tickers[ticker],
+            self.labels[row],
+            shares,
+            price,
+            proceeds,
+            basis=basis,
+            start=start,
+            gain=gain,
+            long_term=lt,
+        )
         self.log.append(trade)
         year = dt.date.fromordinal(day).year
         g = int(self.groups[ticker])
@@ -462,8 +481,9 @@ class Ledger:
         self.net_realized_before_end += booked
         return booked
 
-    def _match_backward(self, day: int, group: int, sold: int, shares: float, loss_ps: float,
-                        held_days: int) -> float:  # fmt: skip
+    def _match_backward(
+        self, day: int, group: int, sold: int, shares: float, loss_ps: float, held_days: int
+    ) -> float:
         """Match a loss sale against held, unused lots bought in the last 30 days; $ disallowed."""
         n = self.n_lots
         cand = np.flatnonzero(

@@ -39,13 +39,34 @@ def buy(seq: int, day: str, ticker: str, lot: str, shares: float, price: float) 
     return Line(seq, o(day), "B", ticker, lot, shares, price, shares * price)
 
 
-def sell(seq: int, day: str, ticker: str, lot: str, shares: float, price: float, basis: float,
-         start: str, disallowed: float = 0.0, long_term: bool = False) -> Line:  # fmt: skip
+def sell(
+    seq: int,
+    day: str,
+    ticker: str,
+    lot: str,
+    shares: float,
+    price: float,
+    basis: float,
+    start: str,
+    disallowed: float = 0.0,
+    long_term: bool = False,
+) -> Line:
     amount = shares * price
     return Line(
-        seq, o(day), "S", ticker, lot, shares, price, amount, basis=basis, start=o(start),
-        gain=amount - basis, disallowed=disallowed, long_term=long_term,
-    )  # fmt: skip
+        seq,
+        o(day),
+        "S",
+        ticker,
+        lot,
+        shares,
+        price,
+        amount,
+        basis=basis,
+        start=o(start),
+        gain=amount - basis,
+        disallowed=disallowed,
+        long_term=long_term,
+    )
 
 
 def loss_then_buy(buy_day: str) -> list[Line]:

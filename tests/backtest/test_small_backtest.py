@@ -28,9 +28,17 @@ C = 0.0002
 ST, DIV = 0.408, 0.238
 DATES = np.array(
     [
-        "2019-11-22", "2019-11-25", "2019-11-26", "2019-11-27", "2019-11-29",
-        "2019-12-02", "2019-12-03", "2019-12-04", "2019-12-05", "2019-12-06",
-    ],  # fmt: skip
+        "2019-11-22",
+        "2019-11-25",
+        "2019-11-26",
+        "2019-11-27",
+        "2019-11-29",
+        "2019-12-02",
+        "2019-12-03",
+        "2019-12-04",
+        "2019-12-05",
+        "2019-12-06",
+    ],
     dtype="datetime64[D]",
 )
 PA = [100.0] * 4 + [90.0] * 5 + [95.0]
@@ -97,7 +105,7 @@ def test_hand_computed_backtest() -> None:
 
     # ---- alpha, annualised over the 14 calendar days
     def ann(x: float) -> float:
-        return (x / 1_000_000) ** (365.25 / 14) - 1
+        return float((x / 1_000_000) ** (365.25 / 14) - 1)
 
     m = vintage_metrics(lr, bh, bench_returns(md, v), 1_000_000.0)
     assert m.post_liq_alpha["actual_outside"] == pytest.approx(

@@ -1,4 +1,4 @@
-"""The backtest's tax engine: holding period, year-end tax, carry-forward, wash sales in the ledger."""
+"""The backtest tax engine: holding period, year-end tax, carry-forward, ledger wash sales."""
 
 from __future__ import annotations
 

@@ -10,7 +10,8 @@ import pytest
 from models_hub.models import Security
 from tests.conftest import Cast
 from tests.feeds.conftest import assert_rejected, csv_bytes, run, snapshot
-from workflow.feeds.errors import MAX_REPORTED_ERRORS
+from workflow.feeds.errors import MAX_REPORTED_ERRORS, FeedChangedError
+from workflow.feeds.reader import FeedSource, read_records
 from workflow.models import ImportStatus
 
 pytestmark = pytest.mark.django_db
@@ -122,3 +123,17 @@ def test_error_report_keeps_the_first_ten_thousand_and_counts_all(cast: Cast) ->
     assert len(record.errors) == MAX_REPORTED_ERRORS
     assert record.errors[-1]["line"] == MAX_REPORTED_ERRORS + 1
     assert "first 10000 kept" in record.message
+
+
+def test_a_second_pass_that_reads_other_bytes_is_refused() -> None:
+    """The apply pass of a price file checks it read the bytes that were validated."""
+    data = csv_bytes("ticker,date,close\nAAPL,2020-01-02,1\n", gz=True)
+    source = FeedSource.from_bytes(data, name="p.csv.gz")
+    sha256, _ = source.digest()
+    assert [cells for _, cells in read_records(source, expect_sha256=sha256)][1] == [
+        "AAPL",
+        "2020-01-02",
+        "1",
+    ]
+    with pytest.raises(FeedChangedError):
+        list(read_records(source, expect_sha256="0" * 64))

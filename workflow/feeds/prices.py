@@ -294,7 +294,7 @@ class PricesImporter:
 
 
 def _insert(firm_id: int, closes: dict[tuple[int, dt.date], Decimal]) -> None:
-    """INSERT the closes as multi-row ``INSERT ... VALUES`` statements.
+    """INSERT the closes with plain SQL: ``executemany`` on SQLite, 250-row statements elsewhere.
 
     Deliberately below the ORM: building a model instance per close and compiling the INSERT
     through ``bulk_create`` was ~70% of a large import's time (profiled: 50k closes, 7.5 s of
@@ -316,8 +316,8 @@ def _insert(firm_id: int, closes: dict[tuple[int, dt.date], Decimal]) -> None:
     )
     items = list(closes.items())
     if connection.vendor == "sqlite":
-        # SQLite runs a prepared statement in a C loop: one-row executemany beats multi-row
-        # statements (which its 999-parameter limit keeps to 249 rows anyway).
+        # One prepared statement run in the driver's C loop; Django's 999-parameter limit for
+        # SQLite would cap a multi-row statement at 249 rows anyway.
         rows = [
             (
                 firm_id,
@@ -330,6 +330,7 @@ def _insert(firm_id: int, closes: dict[tuple[int, dt.date], Decimal]) -> None:
         with connection.cursor() as cursor:
             cursor.executemany(head + "(%s, %s, %s, %s)", rows)
         return
+    # Small statements keep the parameter lists, and so the peak memory, small.
     per_statement = min(250, (connection.features.max_query_params or 1000) // len(columns))
     with connection.cursor() as cursor:
         for start in range(0, len(items), per_statement):

@@ -66,6 +66,12 @@ LOSS_TRIGGER = 0.0005
 """Screen: solve when harvestable losses exceed this fraction of the account ..."""
 LOSS_GROWTH = 1.25
 """... and this multiple of the harvestable losses left after the last solve."""
+OWN_LOT_EXEMPT = 1.0
+"""1: leave a group's only recent purchase out of the recent trades when that is safe
+(``_own_purchase_only``); 0: list every purchase."""
+KEEP_HARVESTABLE = 0.01
+"""A name holding a lot whose value net of cost is more than this fraction below its basis is
+not bought (``never_buy``): a purchase would block harvesting that lot for 30 days."""
 TE_TRIGGER = 1.1
 """Screen: solve when ex-ante tracking error exceeds this multiple of the cap."""
 
@@ -152,8 +158,9 @@ class OptimizerArm:
         Monthly arm: every month-end (and any day cash is negative).
         Daily arm: the first trading day of a month (new risk model); or cash outside
         [0, ``CASH_TRIGGER`` x value]; or harvestable losses > ``LOSS_TRIGGER`` x value and >
-        ``LOSS_GROWTH`` x those left after the last solve; or ex-ante TE > ``TE_TRIGGER`` x cap (the engine
-        leaves TE at the cap after harvesting, so a trigger below 1 would fire every day).
+        ``LOSS_GROWTH`` x those left after the last solve; or ex-ante TE > ``TE_TRIGGER`` x cap
+        (the engine leaves TE at the cap after harvesting, so a trigger below 1 would fire every
+        day). Returns the trigger's name, or "" to hold.
         """
         cash = sim.ledger.cash
         if cash < -1.0:
@@ -207,6 +214,7 @@ class OptimizerArm:
             name=f"risk as of {model.as_of}",
         )
         col = _ticker_index(md.tickers)
+        own_only = self._own_purchase_only(sim) if OWN_LOT_EXEMPT else set()
         recent: dict[tuple[int, int, str, bool], RecentTrade] = {}
         for tr in reversed(sim.ledger.log):
             if tr.day < day - WASH_DAYS:
@@ -218,6 +226,8 @@ class OptimizerArm:
                 continue
             loss = tr.kind == "S" and tr.gain < 0.0
             if tr.kind == "S" and not loss:
+                continue
+            if tr.kind == "B" and int(md.groups[i]) in own_only:
                 continue
             side = Side.BUY if tr.kind == "B" else Side.SELL
             key = (pos[i], tr.day, side.value, loss)
@@ -239,6 +249,13 @@ class OptimizerArm:
                         name=md.group_names[int(g)],
                     )
                 )
+        px_now = md.close[sim.t, lg.tk[rows]]
+        under = np.isfinite(px_now) & (
+            lg.shares[rows] * np.nan_to_num(px_now) * (1.0 - COST_RATE)
+            < (1.0 - KEEP_HARVESTABLE) * lg.basis[rows]
+        )
+        keep = np.zeros(len(u), dtype=np.bool_)
+        keep[lots.security[under]] = True
         cash = lg.cash
         year = today.year
         problem = Problem(
@@ -261,10 +278,44 @@ class OptimizerArm:
             risk_model=rm,
             cost_rates=np.full(len(u), COST_RATE),
             do_not_trade=~np.isfinite(md.close[sim.t, u]),
+            never_buy=keep if KEEP_HARVESTABLE >= 0.0 else None,
             recent_trades=tuple(recent[k] for k in sorted(recent)),
             equivalence_groups=tuple(groups),
         )
         return problem, u
+
+    @staticmethod
+    def _own_purchase_only(sim: Sim) -> set[int]:
+        """Groups whose only purchase in the last 30 days is one lot still held, with no other
+        lot of the group below basis. Selling that lot at a loss is no wash sale (a purchase is
+        never its own replacement) and no other lot can be loss-sold, so the adapter leaves that
+        buy out of the engine's recent trades (the engine would block the lot's own loss sale;
+        see the report's engine notes)."""
+        md, lg = sim.md, sim.ledger
+        rows = lg.open_rows()
+        buys: dict[int, set[int]] = {}
+        for tr in reversed(lg.log):
+            if tr.day < sim.day - WASH_DAYS:
+                break
+            if tr.kind == "B":
+                g = int(md.groups[md.tickers.index(tr.ticker)])
+                buys.setdefault(g, set()).add(int(tr.lot[1:]))
+        if not buys:
+            return set()
+        px = np.nan_to_num(md.last[sim.t, lg.tk[rows]])
+        loss = lg.shares[rows] * px * (1.0 - COST_RATE) < lg.basis[rows]
+        grp = md.groups[lg.tk[rows]]
+        out: set[int] = set()
+        for g, pids in sorted(buys.items()):
+            if len(pids) != 1:
+                continue
+            (pid,) = tuple(pids)
+            mine = grp == g
+            held = mine & (lg.purchase[rows] == pid)
+            others_loss = mine & (lg.purchase[rows] != pid) & loss
+            if held.any() and not others_loss.any():
+                out.add(g)
+        return out
 
     # ---- the day
     def on_day(self, sim: Sim) -> None:

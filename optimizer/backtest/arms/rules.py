@@ -207,8 +207,8 @@ class Naive:
         rows = self.swap_row
         tk = lg.tk[rows]
         home_ok = np.isfinite(px) & sim.alive() & ~sim.buy_blocked()
-        ready = (day - self.swap_since >= MIN_HOLD_DAYS) & home_ok[self.swap_home] & np.isfinite(
-            px[tk]
+        ready = (
+            (day - self.swap_since >= MIN_HOLD_DAYS) & home_ok[self.swap_home] & np.isfinite(px[tk])
         )
         if not ready.any():
             return
