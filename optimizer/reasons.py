@@ -8,6 +8,7 @@ the decisive rule, and a sentence such as ``"sell lot 123: harvest $4,210 loss, 
 from __future__ import annotations
 
 import datetime as dt
+from typing import TypeVar
 
 import numpy as np
 
@@ -24,9 +25,25 @@ from optimizer.types import (
 )
 from optimizer.washsale import WindowBlock, wash_classes
 
+R = TypeVar("R")
 
-def _money(x: float) -> str:
-    return f"${abs(x):,.0f}"
+
+def new_record(cls: type[R], values: dict[str, object]) -> R:
+    """An instance of the frozen dataclass ``cls`` with ``values`` (every field, by name).
+
+    Equal to ``cls(**values)`` (no ``__post_init__`` is involved) without the generated
+    ``__init__``, which sets each field through ``object.__setattr__``: ~4 us per record,
+    most of the cost of assembling thousands of lot sales and reasons.
+    """
+    obj = object.__new__(cls)  # type: ignore[call-overload]
+    obj.__dict__.update(values)
+    result: R = obj
+    return result
+
+
+def _money_all(x: FloatArray) -> list[str]:
+    """``_money`` of every element: whole dollars rounded half-even like ``:.0f``."""
+    return [f"${v:,}" for v in np.abs(np.rint(x)).astype(np.int64).tolist()]
 
 
 def blocked_list(prep: Prepared) -> tuple[Blocked, ...]:
@@ -108,13 +125,18 @@ def explain(
     loss_classes = {int(c) for c in np.unique(cls[loss_sec])}
     sec_rule: dict[int, str] = {}
     reasons: list[Reason] = []
+    # Per-security columns as Python lists: indexing numpy scalars in the loop cost more.
+    closed_sec = closed[prep.unit_of].tolist()
+    over_max = (prep.holding > hi).tolist()
+    loss_sec_list = loss_sec.tolist()
+    gain_sec_list = gain_sec.tolist()
+    tax_sec_list = tax_sec.tolist()
     for t in trades:
         i = t.security
-        u = int(prep.unit_of[i])
-        dc = float(closed[u])
+        dc = closed_sec[i]
         if t.side == Side.SELL:
-            loss = bool(loss_sec[i])
-            if prep.holding[i] > hi[i]:
+            loss = loss_sec_list[i]
+            if over_max[i]:
                 rule, why = "max_weight", "over its maximum weight"
             elif cash_short or mode == Mode.RAISE_CASH:
                 rule, why = "raise_cash", f"raise cash (now ${problem.cash:,.0f})"
@@ -133,57 +155,82 @@ def explain(
                 text = f"buy {t.shares:g} {t.security_id} (${t.value:,.0f}): {why}"
             sec_rule[i] = rule
             reasons.append(
-                Reason(
-                    kind="buy",
-                    security=i,
-                    security_id=t.security_id,
-                    rule=rule,
-                    text=text,
-                    drift_closed=dc,
-                    cost=t.cost,
-                    window_end=window,
-                    instead_of=instead,
+                new_record(
+                    Reason,
+                    {
+                        "kind": "buy",
+                        "security": i,
+                        "security_id": t.security_id,
+                        "rule": rule,
+                        "text": text,
+                        "lot_id": None,
+                        "realized_gain": 0.0,
+                        "term": "",
+                        "tax": 0.0,
+                        "drift_closed": dc,
+                        "cost": t.cost,
+                        "window_end": window,
+                        "instead_of": instead,
+                    },
                 )
             )
             continue
         sec_rule[i] = rule
         reasons.append(
-            Reason(
-                kind="sell",
-                security=i,
-                security_id=t.security_id,
-                rule=rule,
-                text=text,
-                realized_gain=float(gain_sec[i]),
-                tax=float(tax_sec[i]),
-                drift_closed=dc,
-                cost=t.cost,
+            new_record(
+                Reason,
+                {
+                    "kind": "sell",
+                    "security": i,
+                    "security_id": t.security_id,
+                    "rule": rule,
+                    "text": text,
+                    "lot_id": None,
+                    "realized_gain": gain_sec_list[i],
+                    "term": "",
+                    "tax": tax_sec_list[i],
+                    "drift_closed": dc,
+                    "cost": t.cost,
+                    "window_end": None,
+                    "instead_of": "",
+                },
             )
         )
-    for s in sales:
+    kappa_sale = prep.kappa[sale_sec] * np.fromiter(
+        (s.proceeds for s in sales), dtype=np.float64, count=len(sales)
+    )
+    gain_text = _money_all(sale_gain)
+    tax_text = _money_all(sale_tax)
+    for s, gain_t, tax_t, cost in zip(
+        sales, gain_text, tax_text, kappa_sale.tolist(), strict=True
+    ):
+        term = str(s.term)
         if s.realized_gain < 0:
             rule = "harvest_loss"
-            what = f"harvest {_money(s.realized_gain)} loss, {s.term}"
+            what = f"harvest {gain_t} loss, {term}"
         else:
             rule = sec_rule.get(s.security, "reduce_drift")
             if rule == "harvest_loss":
                 rule = "reduce_drift"  # a gain lot sold alongside harvested losses
-            what = (
-                f"realize {_money(s.realized_gain)} gain, {s.term}, tax {_money(s.tax)} "
-                f"({rule.replace('_', ' ')})"
-            )
+            what = f"realize {gain_t} gain, {term}, tax {tax_t} ({rule.replace('_', ' ')})"
         reasons.append(
-            Reason(
-                kind="sell_lot",
-                security=s.security,
-                security_id=ids[s.security],
-                rule=rule,
-                text=f"sell lot {s.lot_id}: {what}",
-                lot_id=s.lot_id,
-                realized_gain=s.realized_gain,
-                term=str(s.term),
-                tax=s.tax,
-                cost=float(prep.kappa[s.security] * s.proceeds),
+            new_record(
+                Reason,
+                {
+                    "kind": "sell_lot",
+                    "security": s.security,
+                    "security_id": s.security_id,
+                    "rule": rule,
+                    "text": f"sell lot {s.lot_id}: {what}",
+                    "lot_id": s.lot_id,
+                    "realized_gain": s.realized_gain,
+                    "term": term,
+                    "tax": s.tax,
+                    "drift_closed": 0.0,
+                    "cost": cost,
+                    "window_end": None,
+                    "instead_of": "",
+                },
             )
         )
     return tuple(reasons)

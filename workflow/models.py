@@ -106,14 +106,6 @@ class ImportRecord(FirmOwned):
         return self.status in FINAL_STATUSES
 
     @property
-    def result(self) -> str:
-        """The status under the skeleton's name (the outcome of a final record)."""
-        return self.status
-
-    def get_result_display(self) -> str:
-        return self.get_status_display()
-
-    @property
     def rows_per_second(self) -> int | None:
         """Records processed per second of import time, or None before the import ran."""
         if self.duration_ms <= 0 or self.rows == 0 or "same_as_import" in self.detail:
