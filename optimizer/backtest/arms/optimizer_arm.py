@@ -54,7 +54,7 @@ from optimizer.types import (
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
 
-RISK_AVERSION = 1.0
+RISK_AVERSION = 4.0
 MIN_TRADE = 100.0
 CASH_MAX = 0.001
 """Soft cap on post-trade cash (fraction of the account): the arm stays invested."""
@@ -331,6 +331,8 @@ class OptimizerArm:
         sim.solve_ms.append((time.perf_counter() - t0) * 1000.0)
         self.statuses[sol.status.value] = self.statuses.get(sol.status.value, 0) + 1
         sim.notes[f"status_{sol.status.value}"] = float(self.statuses[sol.status.value])
+        for rung in sol.diagnostics.relaxed:
+            sim.notes[f"dropped_{rung}"] = sim.notes.get(f"dropped_{rung}", 0.0) + 1.0
         if sol.status in (Status.OPTIMAL, Status.RELAXED):
             lg = sim.ledger
             for sale in sol.lot_sales:
