@@ -32,13 +32,6 @@ from tests.route_matrix import (
 
 pytestmark = pytest.mark.django_db
 
-FAST_HASHER = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
-@pytest.fixture(autouse=True)
-def _fast_passwords(settings: Any) -> None:
-    settings.PASSWORD_HASHERS = FAST_HASHER
-
 
 def _url(route: Route, objects: Objects | None) -> str:
     kwargs = route.kwargs(objects) if route.kwargs is not None and objects is not None else {}

@@ -115,12 +115,6 @@ def assert_rejected(
     return list(record.errors)
 
 
-@pytest.fixture(autouse=True)
-def fast_password_hashing(settings: Any) -> None:
-    """The cast hashes eight passwords per test; these tests never check one."""
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
 @pytest.fixture
 def before(cast: Cast) -> dict[str, list[tuple[Any, ...]]]:
     """The cast's rows before the test's import."""

@@ -191,7 +191,9 @@ class OptimizerArm:
         index = _ticker_index(model.tickers)
         return np.array([index[md.tickers[i]] for i in u], dtype=np.int64)
 
-    def build_problem(self, sim: Sim, model: risk.FactorModelArrays) -> tuple[Problem, IntArray]:
+    def build_problem(
+        self, sim: Sim, model: risk.FactorModelArrays, keep_harvestable: bool = True
+    ) -> tuple[Problem, IntArray]:
         """The engine's problem for today and the universe (ticker indexes, problem order)."""
         md, lg = sim.md, sim.ledger
         u, pos = self._universe(sim)
@@ -278,7 +280,7 @@ class OptimizerArm:
             risk_model=rm,
             cost_rates=np.full(len(u), COST_RATE),
             do_not_trade=~np.isfinite(md.close[sim.t, u]),
-            never_buy=keep if KEEP_HARVESTABLE >= 0.0 else None,
+            never_buy=keep if keep_harvestable and KEEP_HARVESTABLE >= 0.0 else None,
             recent_trades=tuple(recent[k] for k in sorted(recent)),
             equivalence_groups=tuple(groups),
         )
@@ -328,6 +330,11 @@ class OptimizerArm:
         problem, u = self.build_problem(sim, model)
         t0 = time.perf_counter()
         sol = optimizer.solve(problem)
+        if "tracking_error" in sol.diagnostics.relaxed and KEEP_HARVESTABLE >= 0.0:
+            # keeping loss names unbought made the cap infeasible: allow every buy instead
+            sim.notes["retry_buy_all"] = sim.notes.get("retry_buy_all", 0.0) + 1.0
+            problem, u = self.build_problem(sim, model, keep_harvestable=False)
+            sol = optimizer.solve(problem)
         sim.solve_ms.append((time.perf_counter() - t0) * 1000.0)
         self.statuses[sol.status.value] = self.statuses.get(sol.status.value, 0) + 1
         sim.notes[f"status_{sol.status.value}"] = float(self.statuses[sol.status.value])
