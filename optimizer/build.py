@@ -401,22 +401,25 @@ def _unit_pairs(unit_of_w: IntArray) -> tuple[IntArray, IntArray]:
     """
     na = len(unit_of_w)
     counts = np.bincount(unit_of_w) if na else np.zeros(0, dtype=np.int64)
-    multi = np.flatnonzero(counts > 1)
-    if len(multi) == 0:
-        idx = np.arange(na, dtype=np.int64)
+    idx = np.arange(na, dtype=np.int64)
+    if not np.any(counts > 1):
         return idx, idx
-    rows: list[int] = []
-    cols: list[int] = []
-    for j in range(na):
-        u = unit_of_w[j]
-        if counts[u] > 1:
-            same = np.flatnonzero(unit_of_w[: j + 1] == u).tolist()
-            rows.extend(same)
-            cols.extend([j] * len(same))
-        else:
-            rows.append(j)
-            cols.append(j)
-    return np.asarray(rows, dtype=np.int64), np.asarray(cols, dtype=np.int64)
+    multi = counts[unit_of_w] > 1
+    rows = [idx[~multi]]
+    cols = [idx[~multi]]
+    grouped = idx[multi][np.argsort(unit_of_w[multi], kind="stable")]
+    sizes = counts[np.unique(unit_of_w[multi])]
+    start = 0
+    for size in sizes.tolist():  # one iteration per equivalence group with >1 active member
+        members = grouped[start : start + size]
+        r, c = np.triu_indices(size)
+        rows.append(members[r])
+        cols.append(members[c])
+        start += size
+    row = np.concatenate(rows)
+    col = np.concatenate(cols)
+    order = np.lexsort((row, col))
+    return row[order], col[order]
 
 
 def build_qp(

@@ -35,7 +35,7 @@ def new_record(cls: type[R], values: dict[str, object]) -> R:
     ``__init__``, which sets each field through ``object.__setattr__``: ~4 us per record,
     most of the cost of assembling thousands of lot sales and reasons.
     """
-    obj = object.__new__(cls)  # type: ignore[call-overload]
+    obj = object.__new__(cls)
     obj.__dict__.update(values)
     result: R = obj
     return result
@@ -98,7 +98,6 @@ def explain(
 ) -> tuple[Reason, ...]:
     """One reason per security trade, then one per lot sale (sorted as the inputs)."""
     problem = prep.problem
-    ids = problem.security_ids
     drift_before = np.abs(_unit_drift(prep, prep.holding))
     drift_after = np.abs(_unit_drift(prep, w_after))
     closed = drift_before - drift_after
@@ -201,9 +200,7 @@ def explain(
     )
     gain_text = _money_all(sale_gain)
     tax_text = _money_all(sale_tax)
-    for s, gain_t, tax_t, cost in zip(
-        sales, gain_text, tax_text, kappa_sale.tolist(), strict=True
-    ):
+    for s, gain_t, tax_t, cost in zip(sales, gain_text, tax_text, kappa_sale.tolist(), strict=True):
         term = str(s.term)
         if s.realized_gain < 0:
             rule = "harvest_loss"

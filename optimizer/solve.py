@@ -242,7 +242,9 @@ def run_piqp(qp: QP, max_iter: int) -> RawSolve:
     return _piqp_result(qp, solver, status, t0)
 
 
-def rerun_piqp_fixed(qp: QP, first: RawSolve, fix_lot_vars: BoolArray, fix_buy_rows: BoolArray) -> RawSolve:
+def rerun_piqp_fixed(
+    qp: QP, first: RawSolve, fix_lot_vars: BoolArray, fix_buy_rows: BoolArray
+) -> RawSolve:
     """Re-solve a PIQP problem with some lot variables fixed at 0 (x_hi = 0) and some buys
     fixed at 0 (their 'b >= 0' row made an equality): only bounds change, so the KKT pattern,
     its ordering and symbolic factorization are reused (``SparseSolver.update``)."""
@@ -451,7 +453,6 @@ def solve(problem: Problem) -> Solution:
     t0 = time.perf_counter()
     prep = prepare(problem)
     log.build_seconds += time.perf_counter() - t0
-    settings = problem.settings
     before = terms_at(prep, np.zeros(prep.lot_weight.shape[0]), np.zeros(problem.n_securities))
     blocked = blocked_list(prep)
 
@@ -506,7 +507,7 @@ def solve(problem: Problem) -> Solution:
             break
         fix_lots |= new_lots
         fix_buys |= new_buys
-        x2b2 = _resolve_fixed(log, prep, qp, raw, fix_lots, fix_buys, chosen)
+        x2b2 = _resolve_fixed(log, prep, qp, raw, sellable & ~fix_lots, buyable & ~fix_buys, chosen)
         if x2b2 is None:
             break  # keep the last good point and net its conflicts below.
         x, b = x2b2
@@ -517,7 +518,12 @@ def solve(problem: Problem) -> Solution:
 
     budgets_on = chosen < 2
     rounded = round_trades(
-        prep, x, b, budgets_on=budgets_on, fixed_lots=fix_lots, turnover_on=chosen < 1
+        prep,
+        x,
+        b,
+        budgets_on=budgets_on,
+        fixed_lots=fix_lots,
+        turnover_on=chosen < 1,
     )
     repair_seconds = time.perf_counter() - t_rep
     if rounded.failure:
@@ -551,11 +557,11 @@ def _resolve_fixed(
     prep: Prepared,
     qp: QP,
     raw: RawSolve,
-    fix_lots: BoolArray,
-    fix_buys: BoolArray,
+    sellable: BoolArray,
+    buyable: BoolArray,
     rung: int,
 ) -> tuple[FloatArray, FloatArray] | None:
-    """(x, b) re-solved with ``fix_lots`` and the buys of ``fix_buys`` at zero, or None.
+    """(x, b) re-solved with only ``sellable`` lots and ``buyable`` securities free, or None.
 
     After a PIQP solve only bounds change (``rerun_piqp_fixed``, same KKT pattern); otherwise,
     or if that does not solve, the rung is rebuilt without the fixed variables for Clarabel.
@@ -563,13 +569,13 @@ def _resolve_fixed(
     problem = prep.problem
     settings = problem.settings
     if raw.backend == "piqp" and raw.solver is not None:
-        raw2 = log.add(rerun_piqp_fixed(qp, raw, fix_lots[qp.lots], fix_buys[qp.buy_row_secs]))
+        raw2 = log.add(rerun_piqp_fixed(qp, raw, ~sellable[qp.lots], ~buyable[qp.buy_row_secs]))
         if raw2.status == SOLVED:
             x, b = point_of(prep, qp, raw2)
-            x[fix_lots] = 0.0
-            b[fix_buys] = 0.0
+            x[~sellable] = 0.0
+            b[~buyable] = 0.0
             return x, b
-    qp2 = log.build(prep, prep.sellable & ~fix_lots, prep.buyable & ~fix_buys, rung)
+    qp2 = log.build(prep, sellable, buyable, rung)
     raw2 = log.run(qp2, settings)
     if raw2.status != SOLVED:
         return None

@@ -173,8 +173,7 @@ def market_data_load(
     _check_actor(firm=firm, actor=actor)
     specs = _selected(tickers)
     closes = market_closes()
-    security_created = security_updated = security_unchanged = 0
-    price_created = price_updated = price_unchanged = 0
+    security_unchanged = 0
     with transaction.atomic(), bulk_session():
         by_ticker = {
             s.ticker: s

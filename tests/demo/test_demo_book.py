@@ -29,6 +29,7 @@ from rebalancer.roles import Role
 from tests.marketdata.csvfile import csv_closes, csv_dates
 
 ACCOUNTS = 40
+MD5_HASHER = "django.contrib.auth.hashers.MD5PasswordHasher"
 
 
 @pytest.fixture(scope="module")
@@ -39,7 +40,9 @@ def built(django_db_setup: None, django_db_blocker: Any) -> Iterator[str]:
         atomic.__enter__()
         try:
             out = io.StringIO()
-            with override_settings(DEMO_MODE=True):
+            # The same fast hasher that tests/conftest.py sets for every test (tests run after
+            # this fixture, so they could not read a PBKDF2 hash).
+            with override_settings(DEMO_MODE=True, PASSWORD_HASHERS=[MD5_HASHER]):
                 call_command("demo_book", accounts=ACCOUNTS, stdout=out)
             # The book was written with raw bulk inserts: check every foreign key now (this raises
             # IntegrityError naming a broken row). On PostgreSQL this also settles the deferred

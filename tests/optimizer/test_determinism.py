@@ -9,6 +9,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 
 SCRIPT = """
+import dataclasses
 import hashlib
 from optimizer import solve
 from optimizer.examples import example_problem
@@ -18,7 +19,10 @@ problems = [example_problem()] + [random_problem(s) for s in range(25)]
 problems += [random_problem(100 + s, n=80, lots=200, factors=5) for s in range(3)]
 h = hashlib.sha256()
 for p in problems:
-    h.update(solution_to_json(solve(p), timings=False).encode())
+    # Both QP backends: PIQP (the default for problems without the TE cone) and Clarabel.
+    forced = dataclasses.replace(p, settings=dataclasses.replace(p.settings, qp_backend="clarabel"))
+    for q in (p, forced):
+        h.update(solution_to_json(solve(q), timings=False).encode())
 print(h.hexdigest())
 """
 

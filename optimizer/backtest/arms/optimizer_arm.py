@@ -69,7 +69,7 @@ LOSS_GROWTH = 1.25
 OWN_LOT_EXEMPT = 1.0
 """1: leave a group's only recent purchase out of the recent trades when that is safe
 (``_own_purchase_only``); 0: list every purchase."""
-KEEP_HARVESTABLE = 0.01
+KEEP_HARVESTABLE = 0.03
 """A name holding a lot whose value net of cost is more than this fraction below its basis is
 not bought (``never_buy``): a purchase would block harvesting that lot for 30 days."""
 TE_TRIGGER = 1.1
