@@ -3,7 +3,8 @@
 This module is the cross-check of the engine: it is written from the document and
 ``optimizer/types.py`` only and shares no code with ``optimizer/build.py`` (it re-derives lot
 weights, holding periods, wash-sale and restriction fixings, drift units and every constraint).
-It is slow and straightforward on purpose: cvxpy with Clarabel underneath.
+It is slow and straightforward on purpose: cvxpy with Clarabel underneath (cvxpy is imported on
+the first ``reference_solve`` call; the numpy helpers below do not need it).
 
 - ``reference_solve(problem)``: the continuous optimum (objective with constants, and x, b).
 - ``objective_terms(problem, x, b)``: the objective of section 4 evaluated in numpy at any point.
@@ -19,20 +20,17 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import importlib
 import math
 import time
 from dataclasses import dataclass
 from typing import Any
 
-import cvxpy
 import numpy as np
 import numpy.typing as npt
 import scipy.sparse as sp
 
 from optimizer.types import Mode, Problem, Side, Solution
-
-# cvxpy's atoms are star re-exports that mypy cannot see; treat the module as untyped.
-cp: Any = cvxpy
 
 FloatArray = npt.NDArray[np.float64]
 BoolArray = npt.NDArray[np.bool_]
@@ -283,6 +281,9 @@ def _remaining(budget: float | None, ytd: float) -> float | None:
 
 def reference_solve(problem: Problem, verbose: bool = False) -> ReferenceResult:
     """Solve the continuous problem of sections 2-5 (all constraints present) with cvxpy."""
+    # Imported here so that the numpy helpers of this module do not load cvxpy; its atoms are
+    # star re-exports that mypy cannot see, so the module is treated as untyped.
+    cp: Any = importlib.import_module("cvxpy")
     d = _prepare(problem)
     st = problem.settings
     n, big_l = d.n, problem.lots.count
@@ -345,9 +346,9 @@ def reference_solve(problem: Problem, verbose: bool = False) -> ReferenceResult:
     t0 = time.perf_counter()
     try:
         prob.solve(solver=cp.CLARABEL, verbose=verbose, **REFERENCE_SOLVER_OPTIONS)
-    except cvxpy.error.SolverError:
+    except cp.error.SolverError:
         # Tight tolerances can stall (e.g. on an infeasible problem); Clarabel's defaults decide.
-        with contextlib.suppress(cvxpy.error.SolverError):
+        with contextlib.suppress(cp.error.SolverError):
             prob.solve(solver=cp.CLARABEL, verbose=verbose)
     seconds = time.perf_counter() - t0
     stats = prob.solver_stats

@@ -7,12 +7,12 @@ CPU with BLAS threads set to 1, so timings and the peak RSS are per case.
 from __future__ import annotations
 
 import gc
-import importlib
 import math
 import os
 import resource
 import time
 from collections import Counter
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +20,7 @@ import numpy as np
 
 from optimizer import Problem, Solution, Status, solve, solve_continuous
 from optimizer.bench.cases import CASES, make_account, stock_universe
+from optimizer.reference import constraint_violations, reference_solve, solution_point
 
 THREAD_VARS = (
     "OMP_NUM_THREADS",
@@ -74,6 +75,21 @@ def _timing(sol: Solution, name: str) -> float:
     return dict(sol.diagnostics.timings).get(name, math.nan)
 
 
+@dataclass(frozen=True, eq=False)
+class _Outcome:
+    """What the stats need from one engine solve (the Solution itself is dropped: keeping
+    thousands of them alive makes every later garbage collection slow)."""
+
+    status: str
+    relaxed: tuple[str, ...]
+    continuous_total: float
+    n_trades: int
+    n_lot_sales: int
+    repair_change: float
+    lot_fraction: np.ndarray
+    buys: np.ndarray
+
+
 def run_case(case: str, accounts: int, reference: bool = True) -> dict[str, Any]:
     """Solve ``accounts`` accounts of ``case`` with the engine and (if asked) cvxpy."""
     spec = CASES[case]
@@ -83,13 +99,15 @@ def run_case(case: str, accounts: int, reference: bool = True) -> dict[str, Any]
     rss_setup = current_rss_mb()
     for p in problems[: min(WARMUP, len(problems))]:  # first-call costs (imports, caches)
         solve(p)
+    gc.collect()
+    gc.freeze()  # the problems live to the end: keep them out of every later collection
 
     wall = np.empty(accounts)
     build = np.empty(accounts)
     solver = np.empty(accounts)
     repair = np.empty(accounts)
     iterations = np.empty(accounts, dtype=np.int64)
-    solutions: list[Solution] = []
+    outcomes: list[_Outcome] = []
     for a, p in enumerate(problems):
         gc.collect()  # outside the timed region, as a batch worker could between accounts
         t = time.perf_counter()
@@ -99,10 +117,23 @@ def run_case(case: str, accounts: int, reference: bool = True) -> dict[str, Any]
         solver[a] = _timing(sol, "solve")
         repair[a] = _timing(sol, "repair")
         iterations[a] = sol.diagnostics.iterations
-        solutions.append(sol)
+        x, b = solution_point(p, sol)
+        outcomes.append(
+            _Outcome(
+                status=str(sol.status),
+                relaxed=sol.diagnostics.relaxed,
+                continuous_total=sol.objective_continuous.total,
+                n_trades=len(sol.trades),
+                n_lot_sales=len(sol.lot_sales),
+                repair_change=sol.diagnostics.repair_objective_change,
+                lot_fraction=x,
+                buys=b,
+            )
+        )
+        del sol
     rss_engine = peak_rss_mb()
 
-    statuses = Counter(str(s.status) for s in solutions)
+    statuses = Counter(o.status for o in outcomes)
     med = float(np.median(wall))
     result: dict[str, Any] = {
         "accounts": accounts,
@@ -126,35 +157,42 @@ def run_case(case: str, accounts: int, reference: bool = True) -> dict[str, Any]
             "rest": float(np.median(wall - build - solver)) * 1e3,
         },
         "statuses": dict(sorted(statuses.items())),
-        "mean_trades": float(np.mean([len(s.trades) for s in solutions])),
-        "mean_lot_sales": float(np.mean([len(s.lot_sales) for s in solutions])),
-        "median_repair_objective_change": float(
-            np.median([s.diagnostics.repair_objective_change for s in solutions])
-        ),
+        "mean_trades": float(np.mean([o.n_trades for o in outcomes])),
+        "mean_lot_sales": float(np.mean([o.n_lot_sales for o in outcomes])),
+        "median_repair_objective_change": float(np.median([o.repair_change for o in outcomes])),
         "peak_rss_mb": rss_engine,
         "rss_after_setup_mb": rss_setup,
         "setup_seconds": setup_s,
     }
     if spec.n_factors:
         result["universe"] = stock_universe(spec.n_factors).description
+
+    # The proposed (rounded) trades against the hard constraints and budgets, independently.
+    violations: list[str] = []
+    for p, o in zip(problems, outcomes, strict=True):
+        if o.status not in (Status.OPTIMAL, Status.RELAXED):
+            continue
+        kept = ("hard",) if "budgets" in o.relaxed else ("hard", "budgets")
+        found = constraint_violations(p, o.lot_fraction, o.buys, tol=1e-9)
+        violations.extend(f"{p.account_id}: {v}" for v in found if v.startswith(kept))
+    result["rounded_hard_violations"] = violations
     if not reference:
         return result
 
-    ref_mod = importlib.import_module("optimizer.reference")  # cvxpy only after the engine's RSS
     ref_ms = np.empty(accounts)
     ref_iters = np.empty(accounts, dtype=np.int64)
     diffs: list[float] = []
     disagreements: list[str] = []
-    for a, (p, sol) in enumerate(zip(problems, solutions, strict=True)):
+    for a, (p, o) in enumerate(zip(problems, outcomes, strict=True)):
         gc.collect()
         t = time.perf_counter()
-        ref = ref_mod.reference_solve(p)
+        ref = reference_solve(p)  # cvxpy is imported on the first call, after the engine's RSS
         ref_ms[a] = (time.perf_counter() - t) * 1e3
         ref_iters[a] = ref.iterations
         ref_ok = ref.status == "optimal"
         terms = (ref.terms.risk, ref.terms.tax, ref.terms.cost, ref.terms.substitute)
-        if sol.status == Status.OPTIMAL and ref_ok:
-            engine_obj = sol.objective_continuous.total
+        if o.status == Status.OPTIMAL and ref_ok:
+            engine_obj = o.continuous_total
         else:  # compare the continuous problem as stated (untimed)
             cont = solve_continuous(p)
             if cont.converged != ref_ok:
@@ -166,15 +204,6 @@ def run_case(case: str, accounts: int, reference: bool = True) -> dict[str, Any]
                 continue
             engine_obj = cont.objective
         diffs.append(rel_objective_diff(engine_obj, ref.objective, terms))
-    # The proposed (rounded) trades against the hard constraints and budgets, independently.
-    violations: list[str] = []
-    for p, sol in zip(problems, solutions, strict=True):
-        if sol.status not in (Status.OPTIMAL, Status.RELAXED):
-            continue
-        x, b = ref_mod.solution_point(p, sol)
-        kept = ("hard",) if "budgets" in sol.diagnostics.relaxed else ("hard", "budgets")
-        found = [v for v in ref_mod.constraint_violations(p, x, b, tol=1e-9) if v.startswith(kept)]
-        violations.extend(f"{p.account_id}: {v}" for v in found)
     cv_med = float(np.median(ref_ms))
     result.update(
         {
@@ -185,7 +214,6 @@ def run_case(case: str, accounts: int, reference: bool = True) -> dict[str, Any]
             "max_rel_objective_diff": max(diffs) if diffs else math.nan,
             "n_compared": len(diffs),
             "status_disagreements": disagreements,
-            "rounded_hard_violations": violations,
             "peak_rss_mb_with_cvxpy": peak_rss_mb(),
         }
     )

@@ -13,7 +13,10 @@ On a rebalance day the arm states one problem for the account:
   adjusted closes as of the last trading day of the previous month (no look-ahead), refreshed
   monthly, converted to ANNUAL units (x 252); the arm does not trade before the first month-end
   of the data (2015-01-30) because no trailing history exists before it;
-* recent trades: the ledger's buys and loss sales of the last 30 days (wash-sale windows);
+* recent trades: the ledger's buys and loss sales of the last 30 days (wash-sale windows), less
+  a group's only recent purchase when that is safe (``_own_purchase_only``);
+* never buy: names holding a lot more than ``KEEP_HARVESTABLE`` below basis (a purchase would
+  block harvesting it for 30 days); if that makes the TE cap infeasible, solved again without;
 * equivalence groups: share classes of one issuer present in the universe (substantially
   identical);
 * settings: the tax-aware objective (tax weight 1, cost weight 1, ``RISK_AVERSION``), the hard
