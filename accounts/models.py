@@ -13,7 +13,6 @@ from rebalancer.roles import Resource
 from rebalancer.tenancy import FirmOwned, FirmQuerySet
 
 
-
 class HouseholdQuerySet(FirmQuerySet["Household"]):
     pass
 

@@ -22,8 +22,9 @@ from optimizer.types import (
     Reason,
     SecurityTrade,
     Side,
+    Term,
 )
-from optimizer.washsale import WindowBlock, wash_classes
+from optimizer.washsale import WindowBlock
 
 R = TypeVar("R")
 
@@ -89,6 +90,10 @@ def _unit_drift(prep: Prepared, w: FloatArray) -> FloatArray:
     return result
 
 
+_TERM_TEXT: dict[str, str] = {t: str(t) for t in Term}
+"""``str(term)`` looked up instead of computed per lot sale."""
+
+
 def explain(
     prep: Prepared,
     trades: tuple[SecurityTrade, ...],
@@ -120,8 +125,8 @@ def explain(
     loss_sec = np.bincount(sale_sec, weights=(sale_gain < 0).astype(np.float64), minlength=n) > 0
     # Wash-sale classes with a loss sale in this rebalance: buying into them now would be a
     # wash sale, so a substitute bought instead says so (window: as_of + 30 days).
-    cls = wash_classes(problem)
-    loss_classes = {int(c) for c in np.unique(cls[loss_sec])}
+    cls = prep.wash.classes
+    loss_classes = set(cls[loss_sec].tolist())
     sec_rule: dict[int, str] = {}
     reasons: list[Reason] = []
     # Per-security columns as Python lists: indexing numpy scalars in the loop cost more.
@@ -201,7 +206,7 @@ def explain(
     gain_text = _money_all(sale_gain)
     tax_text = _money_all(sale_tax)
     for s, gain_t, tax_t, cost in zip(sales, gain_text, tax_text, kappa_sale.tolist(), strict=True):
-        term = str(s.term)
+        term = _TERM_TEXT.get(s.term) or str(s.term)
         if s.realized_gain < 0:
             rule = "harvest_loss"
             what = f"harvest {gain_t} loss, {term}"
@@ -249,7 +254,7 @@ def _buy_rule(
     members = group_of.get(i)
     if members is not None and members[0] != i:
         # A substitute: say why a more preferred member was not bought.
-        cls = wash_classes(problem)
+        cls = prep.wash.classes
         for better in members[: members.index(i)]:
             blk = buy_block.get(better)
             if blk is not None:

@@ -17,7 +17,6 @@ import numpy as np
 from optimizer.build import Prepared
 from optimizer.objective import sells_of
 from optimizer.types import BoolArray, FloatArray
-from optimizer.washsale import wash_classes
 
 X_ONE = 1.0 - 1e-9
 """x at or above this sells the whole lot."""
@@ -50,7 +49,7 @@ def find_conflicts(
     fix_buys = keep_sell.copy()
     count = int(both.sum())
     if any(g.substantially_identical for g in problem.equivalence_groups):
-        cls = wash_classes(problem)
+        cls = prep.wash.classes
         x2 = np.where(fix_lots, 0.0, x)
         b2 = np.where(fix_buys, 0.0, b)
         loss = prep.tax.gain < 0
@@ -114,7 +113,7 @@ def drop_class_conflicts(prep: Prepared, x: FloatArray, b: FloatArray, eps: floa
     if not any(g.substantially_identical for g in problem.equivalence_groups):
         return b
     n = problem.n_securities
-    cls = wash_classes(problem)
+    cls = prep.wash.classes
     loss = prep.tax.gain < 0
     loss_sold = np.bincount(
         prep.lot_sec, weights=np.where(loss, prep.lot_weight * x, 0.0), minlength=n
@@ -185,7 +184,7 @@ def round_trades(
     buy_sh = np.where(prep.buyable, buy_sh, 0.0)
 
     loss_lot = prep.tax.gain < 0
-    cls = wash_classes(problem) if problem.equivalence_groups else np.arange(n)
+    cls = prep.wash.classes
     min_trade = settings.min_trade
     gain_room = prep.gain_room if budgets_on else None
     tax_room = prep.tax_room if budgets_on else None

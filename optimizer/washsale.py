@@ -35,6 +35,8 @@ class WashSaleBlocks:
     """Sorted by security."""
     buy: tuple[WindowBlock, ...]
     """Sorted by security."""
+    classes: IntArray
+    """``(n,)`` ``wash_classes(problem)``, computed once per problem (read-only)."""
 
 
 def wash_classes(problem: Problem) -> IntArray:
@@ -60,6 +62,10 @@ def wash_sale_blocks(problem: Problem) -> WashSaleBlocks:
     loss_end: dict[int, WindowBlock] = {}
     buy_end: dict[int, WindowBlock] = {}
     window = dt.timedelta(days=WASH_SALE_DAYS)
+    cls.flags.writeable = False  # shared through ``WashSaleBlocks.classes``
+    # Classes with more than one member; a singleton class i is just [i].
+    grouped = {int(c) for c in cls[cls != np.arange(n)].tolist()}
+    class_members: dict[int, list[int]] = {}
     for trade in problem.recent_trades:
         if not in_window(trade.trade_date, problem.as_of):
             continue
@@ -70,7 +76,12 @@ def wash_sale_blocks(problem: Problem) -> WashSaleBlocks:
         else:
             continue
         end = trade.trade_date + window
-        for sec in np.flatnonzero(cls == cls[trade.security]).tolist():
+        c = int(cls[trade.security])
+        members = class_members.get(c)
+        if members is None:
+            members = np.flatnonzero(cls == c).tolist() if c in grouped else [c]
+            class_members[c] = members
+        for sec in members:
             current = target.get(sec)
             # Latest window end wins; ties broken by the trade's security index then
             # household flag so the result does not depend on the order of recent_trades.
@@ -92,4 +103,5 @@ def wash_sale_blocks(problem: Problem) -> WashSaleBlocks:
         buy_blocked=buy_blocked,
         loss_sale=tuple(loss_end[k] for k in sorted(loss_end)),
         buy=tuple(buy_end[k] for k in sorted(buy_end)),
+        classes=cls,
     )
