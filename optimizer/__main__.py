@@ -1,10 +1,11 @@
-"""Command line: ``python -m optimizer {solve,continuous,example,bench}``.
+"""Command line: ``python -m optimizer {solve,continuous,example,bench,backtest}``.
 
 - ``solve problem.json`` prints the solution JSON (``-`` reads stdin; ``--no-timings`` gives
   the deterministic form).
 - ``continuous problem.json`` prints the continuous optimum (objective, terms, x, b) as JSON.
 - ``example`` prints a small example problem JSON.
 - ``bench [--quick] [--json] ...`` runs the benchmark (``optimizer.bench``).
+- ``backtest [--quick] [--json] [--out DIR]`` runs the tax-alpha backtest (``optimizer.backtest``).
 """
 
 from __future__ import annotations
@@ -29,6 +30,10 @@ def main(argv: list[str] | None = None) -> int:
         from optimizer.bench import main as bench_main  # lazy: the bench imports cvxpy
 
         return int(bench_main(args_in[1:]))
+    if args_in[:1] == ["backtest"]:
+        from optimizer.backtest import main as backtest_main  # lazy: loads five years of prices
+
+        return int(backtest_main(args_in[1:]))
     parser = argparse.ArgumentParser(prog="python -m optimizer", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     p_solve = sub.add_parser("solve", help="solve one problem JSON, print the solution JSON")
@@ -38,6 +43,7 @@ def main(argv: list[str] | None = None) -> int:
     p_cont.add_argument("problem")
     sub.add_parser("example", help="print a small example problem JSON")
     sub.add_parser("bench", help="run the benchmark (see python -m optimizer bench --help)")
+    sub.add_parser("backtest", help="run the tax-alpha backtest (see ... backtest --help)")
     args = parser.parse_args(args_in)
 
     if args.command == "example":

@@ -109,16 +109,17 @@ def validate(problem: Problem) -> None:
 
     check(n >= 1, "no securities")
     check(problem.prices.shape == (n,), "prices shape")
-    check(bool(np.all(np.isfinite(problem.prices)) and np.all(problem.prices > 0)), "prices > 0")
+    prices = problem.prices
+    check(bool(np.isfinite(prices).all() and (prices > 0).all()), "prices > 0")
     check(problem.targets.shape == (n,), "targets shape")
-    check(bool(np.all(problem.targets >= 0)), "targets >= 0")
+    check(bool((problem.targets >= 0).all()), "targets >= 0")
     for name in ("security", "shares", "cost_basis", "acquired"):
         check(getattr(lots, name).shape == (L,), f"lots.{name} shape")
     check(lots.acquired.dtype == np.dtype("datetime64[D]"), "lots.acquired dtype datetime64[D]")
-    check(bool(np.all(lots.shares > 0)), "lot shares > 0")
-    check(bool(np.all(lots.cost_basis >= 0)), "lot cost basis >= 0")
+    check(bool((lots.shares > 0).all()), "lot shares > 0")
+    check(bool((lots.cost_basis >= 0).all()), "lot cost basis >= 0")
     ids = np.sort(lots.lot_id)  # cheaper than np.unique for the same test
-    check(bool(np.all(ids[1:] != ids[:-1])), "lot ids unique")
+    check(bool((ids[1:] != ids[:-1]).all()), "lot ids unique")
     if L:
         check(bool(lots.security.min() >= 0 and lots.security.max() < n), "lot security index")
     check(problem.cash >= 0 and np.isfinite(problem.cash), "cash >= 0")
@@ -131,7 +132,8 @@ def validate(problem: Problem) -> None:
         arr = getattr(problem, name)
         check(arr is None or arr.shape == (n,), f"{name} shape")
     if problem.cost_rates is not None:
-        check(bool(np.all(problem.cost_rates >= 0) and np.all(problem.cost_rates < 1)), "costs")
+        costs = problem.cost_rates
+        check(bool((costs >= 0).all() and (costs < 1).all()), "costs")
     seen: set[int] = set()
     for group in problem.equivalence_groups:
         check(len(group.members) >= 1, "empty equivalence group")
@@ -212,15 +214,19 @@ def prepare(problem: Problem) -> Prepared:
     # Drift units: equivalence groups, then singletons; rank within group.
     unit_of = np.full(n, -1, dtype=np.int64)
     rank = np.zeros(n, dtype=np.int64)
-    primaries: list[int] = []
-    for group in problem.equivalence_groups:
-        members = np.asarray(group.members, dtype=np.int64)
-        unit_of[members] = len(primaries)
-        rank[members] = np.arange(len(members))
-        primaries.append(int(members[0]))
+    groups = problem.equivalence_groups
+    # All groups at once (validate: non-empty, disjoint): unit = group number, rank = position.
+    sizes = np.array([len(g.members) for g in groups], dtype=np.int64)
+    members = np.fromiter(
+        (m for g in groups for m in g.members), dtype=np.int64, count=int(sizes.sum())
+    )
+    firsts = np.cumsum(sizes) - sizes
+    unit_of[members] = np.repeat(np.arange(len(groups), dtype=np.int64), sizes)
+    rank[members] = np.arange(len(members), dtype=np.int64) - np.repeat(firsts, sizes)
+    primaries = members[firsts]
     single = np.flatnonzero(unit_of < 0)
     unit_of[single] = np.arange(len(primaries), len(primaries) + len(single))
-    unit_primary = np.concatenate([np.asarray(primaries, dtype=np.int64), single])
+    unit_primary = np.concatenate([primaries, single])
     n_units = len(unit_primary)
     target = np.asarray(problem.targets, dtype=np.float64)
     unit_target = np.bincount(unit_of, weights=target, minlength=n_units).astype(np.float64)

@@ -53,24 +53,30 @@ def blocked_list(prep: Prepared) -> tuple[Blocked, ...]:
     items: list[Blocked] = []
     for blk in prep.wash.loss_sale:
         items.append(
-            Blocked(
-                security=blk.security,
-                security_id=ids[blk.security],
-                what="loss_sale",
-                rule="wash_sale_household" if blk.trade.household else "wash_sale",
-                window_end=blk.window_end,
-                trade_security_id=ids[blk.trade.security],
+            new_record(
+                Blocked,
+                {
+                    "security": blk.security,
+                    "security_id": ids[blk.security],
+                    "what": "loss_sale",
+                    "rule": "wash_sale_household" if blk.trade.household else "wash_sale",
+                    "window_end": blk.window_end,
+                    "trade_security_id": ids[blk.trade.security],
+                },
             )
         )
     for blk in prep.wash.buy:
         items.append(
-            Blocked(
-                security=blk.security,
-                security_id=ids[blk.security],
-                what="buy",
-                rule="wash_sale_household" if blk.trade.household else "wash_sale",
-                window_end=blk.window_end,
-                trade_security_id=ids[blk.trade.security],
+            new_record(
+                Blocked,
+                {
+                    "security": blk.security,
+                    "security_id": ids[blk.security],
+                    "what": "buy",
+                    "rule": "wash_sale_household" if blk.trade.household else "wash_sale",
+                    "window_end": blk.window_end,
+                    "trade_security_id": ids[blk.trade.security],
+                },
             )
         )
     for mask, what, rule in (
@@ -79,7 +85,19 @@ def blocked_list(prep: Prepared) -> tuple[Blocked, ...]:
         (prep.never_sell & ~prep.do_not_trade, "sell", "never_sell"),
     ):
         for i in np.flatnonzero(mask).tolist():
-            items.append(Blocked(security=i, security_id=ids[i], what=what, rule=rule))
+            items.append(
+                new_record(
+                    Blocked,
+                    {
+                        "security": i,
+                        "security_id": ids[i],
+                        "what": what,
+                        "rule": rule,
+                        "window_end": None,
+                        "trade_security_id": "",
+                    },
+                )
+            )
     items.sort(key=lambda b: (b.security, b.what, b.rule))
     return tuple(items)
 

@@ -231,8 +231,9 @@ def _csc_matvec(m: Csc, z: FloatArray) -> FloatArray:
     """``m @ z`` with numpy only: the same products summed per row in the same (column) order
     as scipy's CSC kernel, so the same bits, without scipy's ~30 us of per-call wrapping."""
     col_of_entry = np.repeat(z, np.diff(m.indptr))
-    out: FloatArray = np.bincount(m.indices, weights=m.data * col_of_entry, minlength=m.shape[0])
-    return out
+    out = np.bincount(m.indices, weights=m.data * col_of_entry, minlength=m.shape[0])
+    result: FloatArray = out.astype(np.float64, copy=False)  # float64 already (weights)
+    return result
 
 
 def _piqp_status(status: object) -> str:
@@ -264,11 +265,12 @@ def run_piqp(qp: QP, max_iter: int) -> RawSolve:
     t0 = time.perf_counter()
     try:
         solver = piqp.SparseSolver()
+        settings = solver.settings  # a reference to the solver's settings (pybind11)
         for name, value in PIQP_SETTINGS.items():
             if name == "kkt_solver":
                 value = getattr(piqp.KKTSolver, str(value))
-            setattr(solver.settings, name, value)
-        solver.settings.max_iter = int(max_iter)
+            setattr(settings, name, value)
+        settings.max_iter = int(max_iter)
         n_in = qp.G.shape[0]
         solver.setup(
             _scipy_csc(qp.P),

@@ -91,7 +91,11 @@ def wash_sale_blocks(problem: Problem) -> WashSaleBlocks:
                 -current.trade.security,
                 current.trade.household,
             ):
-                target[sec] = WindowBlock(security=sec, window_end=end, trade=trade)
+                # == WindowBlock(security=sec, ...) without the frozen __init__'s per-field
+                # object.__setattr__ (reasons.new_record; ~125 blocks per DI account).
+                blk = object.__new__(WindowBlock)
+                blk.__dict__.update(security=sec, window_end=end, trade=trade)
+                target[sec] = blk
     loss_blocked = np.zeros(n, dtype=np.bool_)
     buy_blocked = np.zeros(n, dtype=np.bool_)
     if loss_end:

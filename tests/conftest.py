@@ -158,6 +158,20 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
 
 
 @pytest.fixture
+def celery_eager() -> Iterator[None]:
+    """Run Celery tasks in-process, as the embedded mode does, even when REDIS_URL is set."""
+    from rebalancer.celery import app
+
+    saved = (app.conf.task_always_eager, app.conf.task_eager_propagates)
+    app.conf.task_always_eager = True
+    app.conf.task_eager_propagates = True
+    try:
+        yield
+    finally:
+        app.conf.task_always_eager, app.conf.task_eager_propagates = saved
+
+
+@pytest.fixture
 def celery_worker_process(transactional_db: None) -> Iterator[subprocess.Popen[str]]:
     """A real Celery worker in its own process, on the test database and the configured Redis."""
     from django.db import connection

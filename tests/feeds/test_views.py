@@ -15,7 +15,8 @@ from tests.conftest import Cast
 from tests.feeds.conftest import csv_bytes, run, snapshot
 from workflow.models import ImportRecord, ImportStatus
 
-pytestmark = pytest.mark.django_db
+# Uploads run their import through Celery; these tests check the page, so run it in-process.
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("celery_eager")]
 
 LIST = reverse("feeds:import_list")
 PRICES = "ticker,date,close\nAAPL,2020-01-02,300.35\n"
