@@ -142,11 +142,11 @@ def stock_universe(n_factors: int) -> Universe:
 def fund_universe() -> Universe:
     """50 SYNTHETIC ETF-like funds: fixed-share baskets of real stocks (labelled ``SYN-``).
 
-    11 cap-weighted sector funds, 1 cap-weighted "total market", 1 equal-weight market, and 37
-    funds of 25-60 stocks (cap- or equal-weighted) drawn with a fixed seed; funds 40-49 are
-    near-copies (3 names dropped) of funds 0-9, the "same index, other issuer" pairs used as
-    equivalence groups. Constituents: 2015 members quoted every day of the price files.
-    Each basket holds fixed share counts set so its price is $100 on the first day.
+    10 cap-weighted sector funds (the 2015 GICS sectors), 1 cap-weighted "total market", 1
+    equal-weight market, 28 funds of 25-60 stocks (cap- or equal-weighted) drawn with a fixed
+    seed; funds 40-49 are near-copies (3 names dropped, ``-ALT``) of funds 0-9, the "same index,
+    other issuer" pairs used as equivalence groups. Constituents: 2015 members quoted on every
+    day of the price files. Each basket holds fixed share counts: its price is $100 on day one.
     """
     closes = data.load_closes(adjusted=False)
     caps = data.load_caps_2015()
