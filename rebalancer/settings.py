@@ -114,6 +114,9 @@ TEMPLATES = [
 
 if DATABASE is not None:
     DATABASES = {"default": DATABASE.as_django()}
+    # Persistent connections (seconds); 0 closes each request's connection (the test suite uses
+    # 0 so live-server threads leave no session behind when the test database is dropped).
+    DATABASES["default"]["CONN_MAX_AGE"] = env_int("DB_CONN_MAX_AGE", 60, minimum=0)
 else:
     VAR_DIR.mkdir(parents=True, exist_ok=True)
     DATABASES = {
