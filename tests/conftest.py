@@ -36,6 +36,27 @@ from tests.factories import (
 ROOT = Path(__file__).resolve().parent.parent
 
 
+@pytest.fixture(scope="session")
+def close_stray_postgresql_sessions(
+    django_db_setup: None, django_db_blocker: Any
+) -> Iterator[None]:
+    """Before the test database is dropped, end sessions left by live-server request threads.
+
+    A browser that closes mid-request leaves that thread's connection open, and PostgreSQL
+    refuses to drop a database with sessions on it.
+    """
+    yield
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        return
+    with django_db_blocker.unblock(), connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
+
+
 @pytest.fixture(autouse=True)
 def _fast_passwords(settings: Any) -> None:
     """The cast hashes a password per user; PBKDF2 would make every test slow."""

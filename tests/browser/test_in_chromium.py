@@ -26,6 +26,7 @@ REQUIRE = os.environ.get("REBALANCER_REQUIRE_BROWSER") == "1"
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),
+    pytest.mark.usefixtures("close_stray_postgresql_sessions"),
     pytest.mark.skipif(not HAVE_CHROMIUM and not REQUIRE, reason="chromium is not installed"),
 ]
 
