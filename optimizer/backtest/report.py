@@ -196,11 +196,13 @@ def _charts(s: Summary, out: Path) -> list[str]:
 def _versions() -> str:
     import clarabel
     import matplotlib
+    import piqp
     import scipy
 
     return (
-        f"clarabel {clarabel.__version__}, numpy {np.__version__}, scipy {scipy.__version__}, "
-        f"matplotlib {matplotlib.__version__}, Python {platform.python_version()}"
+        f"clarabel {clarabel.__version__}, piqp {piqp.__version__}, numpy {np.__version__}, "
+        f"scipy {scipy.__version__}, matplotlib {matplotlib.__version__}, "
+        f"Python {platform.python_version()}"
     )
 
 
