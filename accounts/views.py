@@ -18,7 +18,7 @@ from accounts.selectors import (
 )
 from rebalancer.mixins import FirmScopedMixin
 from rebalancer.roles import Resource
-from rebalancer.views import PAGE_SIZE, HtmxPartialMixin
+from rebalancer.views import PAGE_SIZE, HtmxPartialMixin, SearchMixin
 
 
 class ValuedListMixin:
@@ -37,6 +37,7 @@ class ValuedListMixin:
 
 class HouseholdListView(
     FirmScopedMixin,
+    SearchMixin,
     HtmxPartialMixin,
     ValuedListMixin,
     ListView,  # type: ignore[type-arg]
@@ -47,12 +48,7 @@ class HouseholdListView(
     paginate_by = PAGE_SIZE
 
     def get_queryset(self) -> QuerySet[Household]:
-        return household_list(user=self.request.user, search=self.request.GET.get("q", ""))
-
-    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
-        context = super().get_context_data(**kwargs)
-        context["q"] = self.request.GET.get("q", "")
-        return context
+        return household_list(user=self.request.user, search=self.search)
 
 
 class HouseholdDetailView(FirmScopedMixin, DetailView):  # type: ignore[type-arg]
@@ -71,6 +67,7 @@ class HouseholdDetailView(FirmScopedMixin, DetailView):  # type: ignore[type-arg
 
 class AccountListView(
     FirmScopedMixin,
+    SearchMixin,
     HtmxPartialMixin,
     ValuedListMixin,
     ListView,  # type: ignore[type-arg]
@@ -81,12 +78,7 @@ class AccountListView(
     paginate_by = PAGE_SIZE
 
     def get_queryset(self) -> QuerySet[Account]:
-        return account_list(user=self.request.user, search=self.request.GET.get("q", ""))
-
-    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
-        context = super().get_context_data(**kwargs)
-        context["q"] = self.request.GET.get("q", "")
-        return context
+        return account_list(user=self.request.user, search=self.search)
 
 
 class AccountDetailView(FirmScopedMixin, TemplateView):

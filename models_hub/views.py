@@ -11,23 +11,22 @@ from models_hub.models import Security
 from models_hub.selectors import security_list, security_prices
 from rebalancer.mixins import FirmScopedMixin
 from rebalancer.roles import Resource
-from rebalancer.views import PAGE_SIZE, HtmxPartialMixin
+from rebalancer.views import PAGE_SIZE, HtmxPartialMixin, SearchMixin
 
 RECENT_PRICES = 30
 
 
-class SecurityListView(FirmScopedMixin, HtmxPartialMixin, ListView):  # type: ignore[type-arg]
+class SecurityListView(FirmScopedMixin, SearchMixin, HtmxPartialMixin, ListView):  # type: ignore[type-arg]
     tenancy_resource = Resource.SECURITY
     template_name = "securities/security_list.html"
     partial_template_name = "securities/partials/_security_table.html"
     paginate_by = PAGE_SIZE
 
     def get_queryset(self) -> QuerySet[Security]:
-        return security_list(user=self.request.user, search=self.request.GET.get("q", ""))
+        return security_list(user=self.request.user, search=self.search)
 
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
         context = super().get_context_data(**kwargs)
-        context["q"] = self.request.GET.get("q", "")
         context["has_synthetic"] = any(s.is_synthetic for s in context["object_list"])
         return context
 

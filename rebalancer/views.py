@@ -73,6 +73,21 @@ class HtmxPartialMixin:
         return [self.template_name]
 
 
+class SearchMixin:
+    """A list page searched by the ``q`` query parameter; the term goes back to the template."""
+
+    request: HttpRequest
+
+    @property
+    def search(self) -> str:
+        return self.request.GET.get("q", "")
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        context: dict[str, Any] = super().get_context_data(**kwargs)  # type: ignore[misc]
+        context["q"] = self.search
+        return context
+
+
 # --- Home per role -------------------------------------------------------------------------
 
 
