@@ -124,31 +124,39 @@ def _benchmark_years(result: RunResult) -> dict[int, float]:
     return out
 
 
+def _plot_monthly_mean(ax: Any, series: list[list[float]], label: str) -> None:
+    """One line: month k's mean over the vintages that lasted at least k + 1 months."""
+    n = max(len(x) for x in series)
+    mean = [float(np.mean([x[k] for x in series if len(x) > k])) for k in range(n)]
+    ax.plot(np.arange(1, n + 1), mean, label=label)
+
+
+def _save_chart(plt: Any, fig: Any, ax: Any, out: Path, name: str) -> str:
+    """Legend, layout, a PNG without the software tag (same bytes every run), close."""
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(out / name, dpi=100, metadata={"Software": None})
+    plt.close(fig)
+    return name
+
+
 def _charts(s: Summary, out: Path) -> list[str]:
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    meta = {"Software": None}
     names = []
     fig, ax = plt.subplots(figsize=(9, 5))
     for a in s.arms:
         if a == "buy_hold":
             continue
-        series = [x.cum_alpha_by_month[PRIMARY.key] for x in s.per[a]]
-        n = max(len(x) for x in series)
-        mean = [float(np.mean([x[k] for x in series if len(x) > k])) for k in range(n)]
-        ax.plot(np.arange(1, n + 1), mean, label=a)
+        _plot_monthly_mean(ax, [x.cum_alpha_by_month[PRIMARY.key] for x in s.per[a]], a)
     ax.axhline(0.0, color="black", linewidth=0.6)
     ax.set_xlabel("months since funding")
     ax.set_ylabel("post-liquidation value minus twin, % of initial capital")
     ax.set_title("Cumulative tax alpha (actual rates, outside gains; mean over vintages)")
-    ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(out / "cumulative_tax_alpha.png", dpi=100, metadata=meta)
-    plt.close(fig)
-    names.append("cumulative_tax_alpha.png")
+    names.append(_save_chart(plt, fig, ax, out, "cumulative_tax_alpha.png"))
 
     fig, ax = plt.subplots(figsize=(9, 4.5))
     xs = np.arange(len(s.arms))
@@ -169,27 +177,16 @@ def _charts(s: Summary, out: Path) -> list[str]:
     ax.set_xticks(xs, s.arms, rotation=30, ha="right", fontsize=8)
     ax.set_ylabel("realized tracking error, %/yr")
     ax.set_title("Realized tracking error vs the benchmark (mean, min-max over vintages)")
-    ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(out / "tracking_error.png", dpi=100, metadata=meta)
-    plt.close(fig)
-    names.append("tracking_error.png")
+    names.append(_save_chart(plt, fig, ax, out, "tracking_error.png"))
 
     fig, ax = plt.subplots(figsize=(9, 5))
     for a in s.arms:
-        series = [x.harvested_by_month for x in s.per[a]]
-        n = max(len(x) for x in series)
-        mean = [float(np.mean([x[k] for x in series if len(x) > k])) for k in range(n)]
-        ax.plot(np.arange(1, n + 1), mean, label=a)
+        _plot_monthly_mean(ax, [x.harvested_by_month for x in s.per[a]], a)
     ax.axhline(0.0, color="black", linewidth=0.6)
     ax.set_xlabel("months since funding")
     ax.set_ylabel("cumulative net losses booked, % of initial capital")
     ax.set_title("Losses harvested (net of gains realized; mean over vintages)")
-    ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(out / "losses_harvested.png", dpi=100, metadata=meta)
-    plt.close(fig)
-    names.append("losses_harvested.png")
+    names.append(_save_chart(plt, fig, ax, out, "losses_harvested.png"))
     return names
 
 
