@@ -23,6 +23,9 @@ from optimizer.washsale import WashSaleBlocks, wash_sale_blocks
 DENSE_LOADINGS = 0.25
 """Store the loadings block of A densely when more than this fraction is nonzero."""
 
+QP_BACKENDS = ("auto", "ipm", "piqp", "clarabel")
+"""Values of ``Settings.qp_backend``."""
+
 RUNGS = ("turnover", "budgets", "weights", "tracking_error")
 """Soft-constraint rungs in the order they are dropped; rung r drops RUNGS[:r]."""
 
@@ -158,7 +161,7 @@ def validate(problem: Problem) -> None:
     check(s.cash_target >= 0, "cash_target >= 0")
     check(s.te_max is None or s.te_max >= 0, "te_max >= 0")
     check(s.max_iter >= 1 and s.time_limit > 0, "solver caps")
-    check(s.qp_backend in ("auto", "clarabel"), "qp_backend is 'auto' or 'clarabel'")
+    check(s.qp_backend in QP_BACKENDS, f"qp_backend is one of {', '.join(map(repr, QP_BACKENDS))}")
 
 
 _ROOT_CACHE: list[tuple[FloatArray, FloatArray]] = []

@@ -9,6 +9,8 @@ dates as ISO ``YYYY-MM-DD``; 1-D arrays as lists; 2-D arrays as ``{"shape": [r, 
 
 The encoder is driven by the dataclass type hints, so a new field is serialised without
 touching this module (and a field the reader does not know is an error, not silently dropped).
+A field whose metadata has ``OMIT_DEFAULT`` (``RecentTrade.lot_id``) is left out while it holds
+its default; a missing field reads as its default.
 """
 
 from __future__ import annotations
@@ -27,6 +29,10 @@ import numpy as np
 from optimizer.types import Problem, Solution
 
 SCHEMA_VERSION = 1
+OMIT_DEFAULT = "json_omit_default"
+"""Field metadata key: a field marked with it is not written while it holds its default (a
+field added after files were written: old files then round trip to the same bytes, and readers
+of the same version that predate the field can read every file that does not use it)."""
 _NONFINITE = {"inf": math.inf, "-inf": -math.inf, "nan": math.nan}
 
 
@@ -163,7 +169,9 @@ def _decode(obj: Any, tp: Any) -> Any:
 def _encode_dataclass(value: Any) -> dict[str, Any]:
     hints = _hints(type(value))
     return {
-        f.name: _encode(getattr(value, f.name), hints[f.name]) for f in dataclasses.fields(value)
+        f.name: _encode(getattr(value, f.name), hints[f.name])
+        for f in dataclasses.fields(value)
+        if not (f.metadata.get(OMIT_DEFAULT) and getattr(value, f.name) == f.default)
     }
 
 

@@ -5,6 +5,7 @@ Public: ``solve(problem) -> Solution`` and ``solve_continuous(problem) -> Contin
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -20,6 +21,8 @@ except ImportError:  # pragma: no cover - exercised only without piqp installed
     piqp = None
 
 from optimizer.build import QP, RUNGS, Csc, Prepared, build_qp, prepare
+from optimizer.ipm import IPM_SETTINGS, IpmResult, solve_structured
+from optimizer.ipm import backend as ipm_backend
 from optimizer.objective import cash_weight_at, sells_of, terms_at
 from optimizer.reasons import blocked_list, explain, new_record
 from optimizer.repair import (
@@ -29,6 +32,7 @@ from optimizer.repair import (
     net_conflicts,
     round_trades,
 )
+from optimizer.structured import PENALTY, StructuredQP, build_structured, restrict
 from optimizer.types import (
     Blocked,
     BoolArray,
@@ -90,6 +94,8 @@ EPS_TRADE = 1e-7
 """Weight below which a continuous buy or sale counts as zero when fixing directions."""
 BINDING_TOL = 1e-7
 MAX_FIX_ROUNDS = 1
+RELAX_TOL = 1e-8
+"""An elastic row exceeded by more than this (its own units: weight, or TE) is relaxed."""
 """Re-solves with fixed directions; conflicts left after them are netted."""
 
 
@@ -382,6 +388,7 @@ def _versions() -> tuple[tuple[str, str], ...]:
         _VERSIONS = (
             ("clarabel", str(clarabel.__version__)),
             ("piqp", _piqp_version()),
+            ("ipm", ipm_backend()),
             ("numpy", np.__version__),
             ("scipy", scipy.__version__),
             ("optimizer", OPTIMIZER_VERSION),
@@ -404,6 +411,10 @@ def _solver_settings(problem: Problem) -> tuple[tuple[str, str], ...]:
     items["qp_backend"] = s.qp_backend
     for name, value in PIQP_SETTINGS.items():
         items[f"piqp.{name}"] = value
+    for name, value in IPM_SETTINGS.items():
+        items[f"ipm.{name}"] = value
+    for name, value in PENALTY.items():
+        items[f"ipm.penalty.{name}"] = value
     out = tuple((k, repr(items[k])) for k in sorted(items))
     if len(_SOLVER_SETTINGS) < 64:
         _SOLVER_SETTINGS[key] = out
@@ -413,13 +424,93 @@ def _solver_settings(problem: Problem) -> tuple[tuple[str, str], ...]:
 def _use_piqp(prep: Prepared, rung: int) -> bool:
     """PIQP for a rung without the TE cone, unless Clarabel is forced or piqp is missing."""
     s = prep.problem.settings
-    return piqp is not None and s.qp_backend == "auto" and (s.te_max is None or rung >= 4)
+    return piqp is not None and s.qp_backend != "clarabel" and (s.te_max is None or rung >= 4)
+
+
+def _ipm_point(prep: Prepared, sq: StructuredQP, res: IpmResult) -> tuple[FloatArray, FloatArray]:
+    """(x ``(L,)``, b ``(n,)``) of an IPM solution, clipped to their domains."""
+    x = np.zeros(prep.lot_weight.shape[0])
+    b = np.zeros(prep.problem.n_securities)
+    is_lot = sq.var_lot >= 0
+    lots = sq.var_lot[is_lot]
+    x[lots] = np.clip(res.v[is_lot] / prep.lot_weight[lots], 0.0, 1.0)
+    b[sq.var_sec[~is_lot]] = np.maximum(res.v[~is_lot], 0.0)
+    return x, b
+
+
+def _ipm_excess(sq: StructuredQP, res: IpmResult) -> list[tuple[str, int, float]]:
+    """(row name, rung, excess in the row's own units) of every soft row the solution exceeds
+    by more than ``RELAX_TOL``; the tracking-error row's excess is in TE (annual decimal)."""
+    out: list[tuple[str, int, float]] = []
+    names, rungs = sq.row_names, sq.row_rungs
+    for k in np.flatnonzero(res.row_excess > RELAX_TOL).tolist():
+        if names[k] == "tracking_error":
+            te = math.sqrt(max(sq.te2, 0.0))
+            excess = math.sqrt(max(float(res.row_value[k]), 0.0)) - te
+            if excess <= RELAX_TOL:
+                continue
+        else:
+            excess = float(res.row_excess[k])
+        out.append((names[k], rungs[k], excess))
+    return out
+
+
+def _ipm_binding(sq: StructuredQP, res: IpmResult) -> tuple[str, ...]:
+    """Rows at their bound (within ``BINDING_TOL``) at the continuous optimum."""
+    beta = np.concatenate([sq.a_beta, sq.g_beta, sq.p_beta, [sq.te2] if sq.te2 >= 0 else []])
+    value = res.row_value
+    slack = beta - value
+    hit = slack <= BINDING_TOL
+    if sq.te2 >= 0:
+        te = math.sqrt(sq.te2)
+        hit[-1] = te - math.sqrt(max(float(value[-1]), 0.0)) <= BINDING_TOL * max(1.0, te)
+    names = sq.row_names
+    return tuple(names[k] for k in np.flatnonzero(hit).tolist())
+
+
+def _relax_message(excess: list[tuple[str, int, float]]) -> str:
+    parts = []
+    for name, _rung, amount in excess:
+        if name == "tracking_error":
+            parts.append(f"tracking_error exceeded by {amount * 100:.4g} % TE")
+        elif name in ("gain_budget", "tax_budget"):
+            parts.append(f"{name} exceeded by {amount * 100:.4g} % of the account")
+        else:
+            parts.append(f"{name} exceeded by {amount * 100:.4g} % of the account")
+    return "relaxed: " + "; ".join(parts)
 
 
 def solve_continuous(problem: Problem) -> ContinuousResult:
-    """Continuous optimum of the problem as stated (all constraints, no repair)."""
+    """Continuous optimum of the problem as stated (all constraints, no repair).
+
+    With the interior-point backend the soft constraints are elastic: if the optimum has to
+    exceed one, the stated problem is infeasible (``converged`` False, solver status
+    ``PrimalInfeasible``) and the point returned is the least-violating one."""
     prep = prepare(problem)
     log = _Log()
+    if problem.settings.qp_backend in ("auto", "ipm"):
+        sq = log.build_structured(prep, prep.sellable, prep.buyable)
+        res = log.run_ipm(sq, problem.settings)
+        if res.status == SOLVED or problem.settings.qp_backend == "ipm":
+            x, b = _ipm_point(prep, sq, res)
+            excess = _ipm_excess(sq, res) if res.status == SOLVED else []
+            status = "PrimalInfeasible" if excess else res.status
+            terms = terms_at(prep, x, b)
+            sells = sells_of(prep, x)
+            return ContinuousResult(
+                solver_status=status,
+                converged=status == SOLVED,
+                objective=terms.total,
+                terms=terms,
+                lot_fraction=x,
+                buys=b,
+                sells=sells,
+                weights=prep.holding + b - sells,
+                cash_weight=cash_weight_at(prep, x, b),
+                iterations=log.iterations,
+                solve_seconds=log.solve_seconds,
+                binding=_ipm_binding(sq, res) if status == SOLVED else (),
+            )
     qp, raw = log.solve_rung(prep, prep.sellable, prep.buyable, 0)
     x, b = point_of(prep, qp, raw)
     terms = terms_at(prep, x, b)
@@ -493,6 +584,23 @@ class _Log:
         self.build_seconds += time.perf_counter() - t0
         return qp
 
+    def build_structured(
+        self, prep: Prepared, sellable: BoolArray, buyable: BoolArray
+    ) -> StructuredQP:
+        t0 = time.perf_counter()
+        sq = build_structured(prep, sellable, buyable)
+        self.build_seconds += time.perf_counter() - t0
+        return sq
+
+    def run_ipm(self, sq: StructuredQP, settings: Settings) -> IpmResult:
+        t0 = time.perf_counter()
+        res = solve_structured(sq, settings.max_iter)
+        self.solve_seconds += time.perf_counter() - t0
+        self.iterations += res.iterations
+        self.statuses = (*self.statuses, res.status)
+        self.backends = (*self.backends, "ipm" if res.backend == "c" else "ipm-numpy")
+        return res
+
     def solve_rung(
         self, prep: Prepared, sellable: BoolArray, buyable: BoolArray, rung: int
     ) -> tuple[QP, RawSolve]:
@@ -508,6 +616,9 @@ class _Log:
         return qp, self.run(qp, settings)
 
 
+Resolver = Callable[[BoolArray, BoolArray], "tuple[FloatArray, FloatArray] | None"]
+
+
 def solve(problem: Problem) -> Solution:
     """Proposed trades for one account (docs/optimizer.md section 6)."""
     t_start = time.perf_counter()
@@ -519,7 +630,6 @@ def solve(problem: Problem) -> Solution:
     blocked = blocked_list(prep)
 
     sellable = prep.sellable
-    buyable = prep.buyable
     kappa_lots = prep.kappa[prep.lot_sec]
     max_cash = prep.cash0 + float(np.sum(np.where(sellable, (1 - kappa_lots) * prep.lot_weight, 0)))
     if max_cash < prep.cash_req - 1e-12:
@@ -528,7 +638,136 @@ def solve(problem: Problem) -> Solution:
             f"sellable lot leaves ${max_cash * prep.base:,.2f}"
         )
         return _no_trade(prep, Status.INFEASIBLE, before, blocked, log, message, t_start, (), 0, 0)
+    backend = problem.settings.qp_backend
+    if backend in ("auto", "ipm"):
+        solution = _solve_ipm(prep, log, before, blocked, t_start)
+        if solution is not None:
+            return solution
+        if backend == "ipm":
+            message = f"the interior-point solve ended {log.statuses[-1]}; no trade, needs review"
+            return _no_trade(
+                prep, Status.FALLBACK, before, blocked, log, message, t_start, (), 0, 0
+            )
+    return _solve_ladder(prep, log, before, blocked, t_start)
 
+
+def _solve_ipm(
+    prep: Prepared, log: _Log, before: ObjectiveTerms, blocked: tuple[Blocked, ...], t_start: float
+) -> Solution | None:
+    """The engine's own interior-point method with elastic soft constraints (one solve, plus
+    one re-solve when directions must be fixed). None if it does not converge: the caller
+    then runs the ladder of the other backends."""
+    settings = prep.problem.settings
+    sq = log.build_structured(prep, prep.sellable, prep.buyable)
+    res = log.run_ipm(sq, settings)
+    if res.status != SOLVED:
+        return None
+    x, b = _ipm_point(prep, sq, res)
+    excess = _ipm_excess(sq, res)
+    relaxed_rungs = sorted({rung for _name, rung, _amount in excess})
+    relaxed = tuple(RUNGS[r] for r in relaxed_rungs)
+    continuous = terms_at(prep, x, b)
+    binding = _ipm_binding(sq, res)
+    budgets_on = "budgets" not in relaxed
+    turnover_on = "turnover" not in relaxed
+
+    def resolve(sellable: BoolArray, buyable: BoolArray) -> tuple[FloatArray, FloatArray] | None:
+        t0 = time.perf_counter()
+        is_lot = sq.var_lot >= 0
+        keep = np.where(is_lot, sellable[np.maximum(sq.var_lot, 0)], buyable[sq.var_sec])
+        sq2 = restrict(sq, keep)
+        log.build_seconds += time.perf_counter() - t0
+        res2 = log.run_ipm(sq2, settings)
+        if res2.status != SOLVED:
+            return None
+        return _ipm_point(prep, sq2, res2)
+
+    t_rep = time.perf_counter()
+    x, b, fix_lots, n_fixes = _fix_directions(prep, x, b, continuous.total, budgets_on, resolve)
+    rounded = round_trades(
+        prep, x, b, budgets_on=budgets_on, fixed_lots=fix_lots, turnover_on=turnover_on
+    )
+    repair_seconds = time.perf_counter() - t_rep
+    if rounded.failure:
+        message = f"rounding could not keep a hard constraint: {rounded.failure}"
+        return _no_trade(
+            prep,
+            Status.FALLBACK,
+            before,
+            blocked,
+            log,
+            message,
+            t_start,
+            relaxed,
+            sq.n_vars,
+            sq.n_rows,
+        )
+    status = Status.RELAXED if relaxed else Status.OPTIMAL
+    message = _relax_message(excess) if excess else ""
+    return _assemble(
+        prep,
+        status,
+        before,
+        continuous,
+        rounded,
+        blocked,
+        log,
+        message,
+        t_start,
+        relaxed,
+        binding,
+        sq.n_vars,
+        sq.n_rows,
+        n_fixes,
+        repair_seconds,
+        relaxed_by=tuple((name, amount) for name, _rung, amount in excess),
+    )
+
+
+def _fix_directions(
+    prep: Prepared,
+    x: FloatArray,
+    b: FloatArray,
+    bound: float,
+    budgets_on: bool,
+    resolve: Resolver,
+) -> tuple[FloatArray, FloatArray, BoolArray, int]:
+    """Direction fixing (docs/optimizer.md section 6 step 5): (x, b, fixed lots, fixes)."""
+    fix_lots = np.zeros(prep.lot_weight.shape[0], dtype=np.bool_)
+    fix_buys = np.zeros(prep.problem.n_securities, dtype=np.bool_)
+    n_fixes = 0
+    netted: tuple[FloatArray, FloatArray] | None = None
+    for _ in range(MAX_FIX_ROUNDS):
+        new_lots, new_buys, count = find_conflicts(prep, x, b, EPS_TRADE)
+        if count == 0:
+            break
+        n_fixes += count
+        netted = _netted_if_enough(prep, x, b, bound, budgets_on)
+        if netted is not None:
+            break
+        fix_lots |= new_lots
+        fix_buys |= new_buys
+        x2b2 = resolve(prep.sellable & ~fix_lots, prep.buyable & ~fix_buys)
+        if x2b2 is None:
+            break  # keep the last good point and net its conflicts below.
+        x, b = x2b2
+    # Conflicts left after the re-solve(s) are netted (weights unchanged, cash only rises);
+    # class conflicts lose their buys (cash only rises).
+    if netted is not None:
+        x, b = netted  # already netted by the test above (same functions, same point)
+    else:
+        x, b = net_conflicts(prep, x, b, EPS_TRADE)
+        b = drop_class_conflicts(prep, x, b, EPS_TRADE)
+    return x, b, fix_lots, n_fixes
+
+
+def _solve_ladder(
+    prep: Prepared, log: _Log, before: ObjectiveTerms, blocked: tuple[Blocked, ...], t_start: float
+) -> Solution:
+    """PIQP / Clarabel with the relaxation ladder (``qp_backend`` ``"piqp"`` or
+    ``"clarabel"``, and the fallback of ``"auto"``)."""
+    sellable = prep.sellable
+    buyable = prep.buyable
     present = _rungs_present(prep)
     rung_list = [0] + [r + 1 for r in range(len(RUNGS)) if present[r]]
     qp: QP | None = None
@@ -549,46 +788,24 @@ def solve(problem: Problem) -> Solution:
             f"(last solver status {last_status}); no trade, needs review"
         )
         return _no_trade(prep, Status.FALLBACK, before, blocked, log, message, t_start, (), 0, 0)
-    relaxed = tuple(RUNGS[r] for r in range(chosen) if present[r])
+    present_rungs = _rungs_present(prep)
+    relaxed = tuple(RUNGS[r] for r in range(chosen) if present_rungs[r])
     x, b = point_of(prep, qp, raw)
     continuous = terms_at(prep, x, b)
     binding = binding_of(prep, qp, raw)
     n_vars, n_rows = qp.n_vars, qp.n_rows
+    first_qp, first_raw = qp, raw
 
-    # Direction fixing: re-solve with the losing side of each conflict fixed at zero.
+    def resolve(sellable2: BoolArray, buyable2: BoolArray) -> tuple[FloatArray, FloatArray] | None:
+        return _resolve_fixed(log, prep, first_qp, first_raw, sellable2, buyable2, chosen)
+
     t_rep = time.perf_counter()
-    fix_lots = np.zeros(prep.lot_weight.shape[0], dtype=np.bool_)
-    fix_buys = np.zeros(problem.n_securities, dtype=np.bool_)
-    n_fixes = 0
-    netted: tuple[FloatArray, FloatArray] | None = None
-    for _ in range(MAX_FIX_ROUNDS):
-        new_lots, new_buys, count = find_conflicts(prep, x, b, EPS_TRADE)
-        if count == 0:
-            break
-        n_fixes += count
-        netted = _netted_if_enough(prep, x, b, continuous.total, chosen)
-        if netted is not None:
-            break
-        fix_lots |= new_lots
-        fix_buys |= new_buys
-        x2b2 = _resolve_fixed(log, prep, qp, raw, sellable & ~fix_lots, buyable & ~fix_buys, chosen)
-        if x2b2 is None:
-            break  # keep the last good point and net its conflicts below.
-        x, b = x2b2
-    # Conflicts left after the re-solve(s) are netted (weights unchanged, cash only rises);
-    # class conflicts lose their buys (cash only rises).
-    if netted is not None:
-        x, b = netted  # already netted by the test above (same functions, same point)
-    else:
-        x, b = net_conflicts(prep, x, b, EPS_TRADE)
-        b = drop_class_conflicts(prep, x, b, EPS_TRADE)
-
-    budgets_on = chosen < 2
+    x, b, fix_lots, n_fixes = _fix_directions(prep, x, b, continuous.total, chosen < 2, resolve)
     rounded = round_trades(
         prep,
         x,
         b,
-        budgets_on=budgets_on,
+        budgets_on=chosen < 2,
         fixed_lots=fix_lots,
         turnover_on=chosen < 1,
     )
@@ -650,7 +867,7 @@ def _resolve_fixed(
 
 
 def _netted_if_enough(
-    prep: Prepared, x: FloatArray, b: FloatArray, bound: float, rung: int
+    prep: Prepared, x: FloatArray, b: FloatArray, bound: float, budgets_on: bool
 ) -> tuple[FloatArray, FloatArray] | None:
     """The netted point (``net_conflicts`` then ``drop_class_conflicts``) if it loses at most
     ``Settings.resolve_gap`` against ``bound`` (the continuous optimum, which no re-solve can
@@ -660,7 +877,7 @@ def _netted_if_enough(
         return None
     xn, bn = net_conflicts(prep, x, b, EPS_TRADE)
     bn = drop_class_conflicts(prep, xn, bn, EPS_TRADE)
-    if rung < 2:
+    if budgets_on:
         if prep.gain_room is not None and float(prep.tax.gain @ xn) > prep.gain_room:
             return None
         if prep.tax_room is not None and float(prep.tax.tax @ xn) > prep.tax_room:
@@ -722,6 +939,7 @@ def _assemble(
     n_rows: int,
     n_fixes: int,
     repair_seconds: float,
+    relaxed_by: tuple[tuple[str, float], ...] = (),
 ) -> Solution:
     problem = prep.problem
     ids = problem.security_ids
@@ -807,6 +1025,7 @@ def _assemble(
         solver_statuses=log.statuses,
         solver_backends=log.backends,
         relaxed=relaxed,
+        relaxed_by=relaxed_by,
         binding=binding,
         n_variables=n_vars,
         n_constraints=n_rows,

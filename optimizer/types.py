@@ -140,7 +140,8 @@ class RecentTrade:
     """A trade in the wash-sale look-back/look-ahead, by this account or its household.
 
     A ``buy`` within 30 days of ``Problem.as_of`` blocks LOSS sales of the security (and of any
-    security substantially identical to it). A ``sell`` with ``realized_loss=True`` within 30
+    security substantially identical to it), except of the lot it created (``lot_id``): a
+    purchase is not its own replacement. A ``sell`` with ``realized_loss=True`` within 30
     days blocks BUYS of the security (and substantially identical ones). The adapter must list
     lot acquisitions of the last 30 days here as buys; ``optimizer`` does not infer them.
     """
@@ -156,6 +157,12 @@ class RecentTrade:
     """True if the trade was made in another account of the same household."""
     account_id: str = ""
     """The account that traded (informational, used in reasons)."""
+    lot_id: int | None = field(default=None, metadata={"json_omit_default": True})
+    """For buys of this account (not household): the ``Lots.lot_id`` of the lot this purchase
+    created, if it is still held (whole: no other lot holds shares of the same purchase). When
+    every in-window buy of the wash-sale class names this same lot, that lot may be sold at a
+    loss (docs/optimizer.md section 3); its other lots stay blocked. None: unknown (the buy
+    blocks every loss sale of the class). Ignored for sells. Omitted from JSON when None."""
 
 
 @dataclass(frozen=True)
@@ -241,13 +248,18 @@ class Settings:
     B: 1e-5 = $10 per $1M). The re-solve cannot beat the continuous optimum, so a smaller loss
     is not worth a second solve. 0 = always re-solve."""
     max_iter: int = 100
-    """Clarabel interior-point iteration cap per solve."""
+    """Interior-point iteration cap per solve (every backend)."""
     time_limit: float = 5.0
-    """Clarabel wall-clock cap per solve, seconds (PIQP has no time cap; ``max_iter`` applies)."""
+    """Clarabel wall-clock cap per solve, seconds (the other backends have no time cap;
+    ``max_iter`` applies)."""
     qp_backend: str = "auto"
-    """``"auto"``: PIQP for problems without the tracking-error cone (a pure QP), Clarabel for
-    the cone and whenever PIQP does not report solved (or is not installed). ``"clarabel"``:
-    Clarabel for every solve. ``Diagnostics.solver_backends`` says which solved what."""
+    """``"auto"``: the engine's own interior-point method (``optimizer.ipm``, soft constraints
+    elastic: one solve, also when the problem as stated is infeasible); if it does not converge,
+    the ladder of ``"piqp"``. ``"ipm"``: the interior-point method only (no convergence:
+    status fallback). ``"piqp"``: PIQP for rungs without the tracking-error cone, Clarabel for
+    the cone and whenever PIQP does not report solved, soft constraints dropped rung by rung
+    (docs/optimizer.md section 6). ``"clarabel"``: that ladder with Clarabel for every solve.
+    ``Diagnostics.solver_backends`` says which solved what."""
 
 
 @dataclass(frozen=True, eq=False)
@@ -420,7 +432,8 @@ class Diagnostics:
     """Status of each solve in order, in Clarabel's names (``Solved``, ``PrimalInfeasible``,
     ...; a PIQP status is mapped to the same names)."""
     relaxed: tuple[str, ...]
-    """Soft-constraint rungs dropped (subset of turnover, budgets, weights, tracking_error)."""
+    """Soft-constraint rungs relaxed (subset of turnover, budgets, weights, tracking_error, in
+    that order): exceeded (interior-point backend) or dropped (PIQP / Clarabel ladder)."""
     binding: tuple[str, ...]
     """Constraints active at the continuous optimum of the final solve (names as in docs)."""
     n_variables: int
@@ -437,7 +450,13 @@ class Diagnostics:
     solver_settings: tuple[tuple[str, str], ...]
     """Pinned solver settings (name, repr(value)); PIQP's prefixed ``piqp.``."""
     solver_backends: tuple[str, ...] = ()
-    """Backend of each solve in ``solver_statuses`` (``"piqp"`` / ``"clarabel"``)."""
+    """Backend of each solve in ``solver_statuses``: ``"ipm"`` (the engine's interior-point
+    method, C extension), ``"ipm-numpy"`` (the same without the extension), ``"piqp"``,
+    ``"clarabel"``."""
+    relaxed_by: tuple[tuple[str, float], ...] = ()
+    """(constraint, excess) of every soft constraint the interior-point backend had to exceed:
+    weight units (turnover, budgets as realized gain or tax / B, weights, cash max) or annual
+    TE (``tracking_error``). Empty when nothing was relaxed or the ladder dropped rungs."""
     timings: tuple[tuple[str, float], ...] = ()
     """(phase, seconds): build, solve, repair, total. Not deterministic; excluded from the
     deterministic JSON form."""

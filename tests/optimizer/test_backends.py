@@ -1,4 +1,4 @@
-"""PIQP (default for problems without the TE cone) and Clarabel (cone, fallback, forced)."""
+"""The backends: the engine's interior-point method (default), PIQP and Clarabel (the ladder)."""
 
 from __future__ import annotations
 
@@ -12,37 +12,46 @@ from optimizer.types import LotSale, Reason, Term
 from tests.optimizer.factories import random_problem
 
 
-def _forced(p: Problem) -> Problem:
-    return dataclasses.replace(p, settings=dataclasses.replace(p.settings, qp_backend="clarabel"))
+def _forced(p: Problem, backend: str = "clarabel") -> Problem:
+    return dataclasses.replace(p, settings=dataclasses.replace(p.settings, qp_backend=backend))
 
 
+@pytest.mark.parametrize("backend", ["piqp", "clarabel"])
 @pytest.mark.parametrize("seed", range(30))
-def test_piqp_and_clarabel_reach_the_same_continuous_optimum(seed: int) -> None:
+def test_every_backend_reaches_the_same_continuous_optimum(seed: int, backend: str) -> None:
     p = random_problem(seed)
     auto = solve_continuous(p)
-    clar = solve_continuous(_forced(p))
-    assert auto.converged == clar.converged
+    other = solve_continuous(_forced(p, backend))
+    assert auto.converged == other.converged
     if auto.converged:
-        t = clar.terms
-        scale = max(abs(clar.objective), abs(t.risk) + abs(t.tax) + abs(t.cost), 1e-12)
-        assert abs(auto.objective - clar.objective) <= 1e-6 * scale
+        t = other.terms
+        scale = max(abs(other.objective), abs(t.risk) + abs(t.tax) + abs(t.cost), 1e-12)
+        assert abs(auto.objective - other.objective) <= 1e-6 * scale
 
 
 @pytest.mark.parametrize("seed", range(30))
 def test_backends_are_recorded_and_statuses_agree(seed: int) -> None:
     p = random_problem(seed)
     sol = solve(p)
+    ladder = solve(_forced(p, "piqp"))
     forced = solve(_forced(p))
     diag = sol.diagnostics
     assert len(diag.solver_backends) == len(diag.solver_statuses) == diag.solves
     assert set(forced.diagnostics.solver_backends) <= {"clarabel"}
+    assert set(ladder.diagnostics.solver_backends) <= {"piqp", "clarabel"}
+    if sol.status not in (Status.INFEASIBLE,):
+        # One interior-point solve, plus one re-solve when directions had to be fixed.
+        assert set(diag.solver_backends) == {"ipm"}
+        assert diag.solves in (1, 2)
     if p.settings.te_max is None:
-        assert diag.solver_backends[:1] in ((), ("piqp",))
+        assert ladder.diagnostics.solver_backends[:1] in ((), ("piqp",))
     else:  # the TE cap is a second-order cone: Clarabel until a rung drops it
-        assert diag.solver_backends[:1] == ("clarabel",)
+        assert ladder.diagnostics.solver_backends[:1] == ("clarabel",)
     assert dict(diag.versions)["piqp"].startswith("0.")
-    # Both backends end in the same status (optimal / relaxed / infeasible / fallback).
+    assert dict(diag.versions)["ipm"] == "c"
+    # Every backend ends in the same status (optimal / relaxed / infeasible / fallback).
     assert sol.status == forced.status or Status.FALLBACK in (sol.status, forced.status)
+    assert ladder.status == forced.status or Status.FALLBACK in (ladder.status, forced.status)
 
 
 def test_unknown_backend_is_rejected() -> None:

@@ -13,8 +13,10 @@ On a rebalance day the arm states one problem for the account:
   adjusted closes as of the last trading day of the previous month (no look-ahead), refreshed
   monthly, converted to ANNUAL units (x 252); the arm does not trade before the first month-end
   of the data (2015-01-30) because no trailing history exists before it;
-* recent trades: the ledger's buys and loss sales of the last 30 days (wash-sale windows), less
-  a group's only recent purchase when that is safe (``_own_purchase_only``);
+* recent trades: the ledger's buys and loss sales of the last 30 days (wash-sale windows); a buy
+  names the lot it created (``RecentTrade.lot_id``) while that purchase is held in one lot, so
+  the engine may sell that lot at a loss when it is its class's only recent purchase (a
+  purchase is not its own replacement);
 * never buy: names holding a lot more than ``KEEP_HARVESTABLE`` below basis (a purchase would
   block harvesting it for 30 days); if that makes the TE cap infeasible, solved again without;
 * equivalence groups: share classes of one issuer present in the universe (substantially
@@ -29,6 +31,7 @@ days they hold. The monthly arm solves on month-ends.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import time
 from dataclasses import dataclass, field
@@ -69,12 +72,13 @@ LOSS_TRIGGER = 0.0005
 """Screen: solve when harvestable losses exceed this fraction of the account ..."""
 LOSS_GROWTH = 1.25
 """... and this multiple of the harvestable losses left after the last solve."""
-OWN_LOT_EXEMPT = 1.0
-"""1: leave a group's only recent purchase out of the recent trades when that is safe
-(``_own_purchase_only``); 0: list every purchase."""
 KEEP_HARVESTABLE = 0.03
 """A name holding a lot whose value net of cost is more than this fraction below its basis is
 not bought (``never_buy``): a purchase would block harvesting that lot for 30 days."""
+KEEP_VALUE: float | None = None
+"""Experimental."""
+BUNDLE = False
+BUNDLE_BASE = 10**9
 TE_TRIGGER = 1.1
 """Screen: solve when ex-ante tracking error exceeds this multiple of the cap."""
 
@@ -118,6 +122,8 @@ class OptimizerArm:
     loss_left: float = 0.0
     last_month: int = -1
     statuses: dict[str, int] = field(default_factory=dict)
+    keep_loss: FloatArray = field(default_factory=lambda: np.zeros(0))
+    bundles: dict[int, tuple[list[int], list[int]]] = field(default_factory=dict)
 
     # ---- the screen
     def harvestable(self, sim: Sim) -> float:
@@ -219,8 +225,8 @@ class OptimizerArm:
             name=f"risk as of {model.as_of}",
         )
         col = _ticker_index(md.tickers)
-        own_only = self._own_purchase_only(sim) if OWN_LOT_EXEMPT else set()
-        recent: dict[tuple[int, int, str, bool], RecentTrade] = {}
+        lot_of = self._purchase_lots(sim, rows)
+        recent: dict[tuple[int, int, str, bool, int], RecentTrade] = {}
         for tr in reversed(sim.ledger.log):
             if tr.day < day - WASH_DAYS:
                 break
@@ -232,16 +238,16 @@ class OptimizerArm:
             loss = tr.kind == "S" and tr.gain < 0.0
             if tr.kind == "S" and not loss:
                 continue
-            if tr.kind == "B" and int(md.groups[i]) in own_only:
-                continue
             side = Side.BUY if tr.kind == "B" else Side.SELL
-            key = (pos[i], tr.day, side.value, loss)
+            lot = lot_of.get(tr.lot, -1) if tr.kind == "B" else -1
+            key = (pos[i], tr.day, side.value, loss, lot)
             recent[key] = RecentTrade(
                 security=pos[i],
                 trade_date=dt.date.fromordinal(tr.day),
                 side=side,
                 realized_loss=loss,
                 account_id=self.key,
+                lot_id=lot if lot >= 0 else None,
             )
         groups: list[EquivalenceGroup] = []
         for g in np.unique(md.groups[u]):
@@ -261,6 +267,9 @@ class OptimizerArm:
         )
         keep = np.zeros(len(u), dtype=np.bool_)
         keep[lots.security[under]] = True
+        value_net = lg.shares[rows] * np.nan_to_num(px_now) * (1.0 - COST_RATE)
+        lot_loss = np.where(np.isfinite(px_now), np.maximum(lg.basis[rows] - value_net, 0.0), 0.0)
+        self.keep_loss = np.bincount(lots.security, weights=lot_loss, minlength=len(u)) * keep
         cash = lg.cash
         year = today.year
         problem = Problem(
@@ -287,40 +296,114 @@ class OptimizerArm:
             recent_trades=tuple(recent[k] for k in sorted(recent)),
             equivalence_groups=tuple(groups),
         )
+        self.bundles = {}
+        if BUNDLE:
+            problem = self._bundle(sim, problem, rows, u, pos)
         return problem, u
 
-    @staticmethod
-    def _own_purchase_only(sim: Sim) -> set[int]:
-        """Groups whose only purchase in the last 30 days is one lot still held, with no other
-        lot of the group below basis. Selling that lot at a loss is no wash sale (a purchase is
-        never its own replacement) and no other lot can be loss-sold, so the adapter leaves that
-        buy out of the engine's recent trades (the engine would block the lot's own loss sale;
-        see the report's engine notes)."""
+    def _bundle(
+        self, sim: Sim, problem: Problem, rows: IntArray, u: IntArray, pos: dict[int, int]
+    ) -> Problem:
+        """Experimental: merge a name's recent purchases and its loss lots into one lot."""
         md, lg = sim.md, sim.ledger
-        rows = lg.open_rows()
-        buys: dict[int, set[int]] = {}
+        day = sim.day
+        col = _ticker_index(md.tickers)
+        win: dict[int, tuple[set[int], int]] = {}
         for tr in reversed(lg.log):
-            if tr.day < sim.day - WASH_DAYS:
+            if tr.day < day - WASH_DAYS:
                 break
-            if tr.kind == "B":
-                g = int(md.groups[md.tickers.index(tr.ticker)])
-                buys.setdefault(g, set()).add(int(tr.lot[1:]))
-        if not buys:
-            return set()
-        px = np.nan_to_num(md.last[sim.t, lg.tk[rows]])
-        loss = lg.shares[rows] * px * (1.0 - COST_RATE) < lg.basis[rows]
-        grp = md.groups[lg.tk[rows]]
-        out: set[int] = set()
-        for g, pids in sorted(buys.items()):
-            if len(pids) != 1:
+            if tr.kind != "B":
                 continue
-            (pid,) = tuple(pids)
-            mine = grp == g
-            held = mine & (lg.purchase[rows] == pid)
-            others_loss = mine & (lg.purchase[rows] != pid) & loss
-            if held.any() and not others_loss.any():
-                out.add(g)
-        return out
+            i = col[tr.ticker]
+            pids, last = win.get(i, (set(), -1))
+            pids.add(int(tr.lot[1:]))
+            win[i] = (pids, max(last, tr.day))
+        if not win:
+            return problem
+        px = np.nan_to_num(md.close[sim.t, lg.tk[rows]])
+        value_net = lg.shares[rows] * px * (1.0 - COST_RATE)
+        loss_lot = np.isfinite(md.close[sim.t, lg.tk[rows]]) & (value_net < lg.basis[rows])
+        keep_rows = np.ones(len(rows), dtype=np.bool_)
+        new_ids: list[int] = []
+        new_sec: list[int] = []
+        new_sh: list[float] = []
+        new_basis: list[float] = []
+        new_acq: list[int] = []
+        drop_buys: set[int] = set()
+        new_trades: list[RecentTrade] = []
+        for i, (pids, last) in sorted(win.items()):
+            if i not in pos or int((md.groups[u] == md.groups[i]).sum()) != 1:
+                continue
+            mine = lg.tk[rows] == i
+            rec = mine & np.isin(lg.purchase[rows], np.array(sorted(pids), dtype=np.int64))
+            held = {int(x) for x in lg.purchase[rows][rec].tolist()}
+            if held != pids:
+                continue
+            old = mine & ~rec & loss_lot
+            k_rec = np.flatnonzero(rec)
+            k_old = np.flatnonzero(old)
+            if len(k_rec) + len(k_old) < 2:
+                continue
+            lps = (lg.basis[rows][k_old] - value_net[k_old]) / lg.shares[rows][k_old]
+            k_old = k_old[np.lexsort((k_old, -lps))]
+            order = [int(rows[k]) for k in k_rec] + [int(rows[k]) for k in k_old]
+            bid = BUNDLE_BASE + order[0]
+            rp: list[int] = []
+            for x in lg.purchase[rows][k_rec].tolist():
+                if x not in rp:
+                    rp.append(int(x))
+            self.bundles[bid] = (rp, [int(rows[k]) for k in k_old])
+            keep_rows[k_rec] = False
+            keep_rows[k_old] = False
+            new_ids.append(bid)
+            new_sec.append(pos[i])
+            new_sh.append(float(lg.shares[order].sum()))
+            new_basis.append(float(lg.basis[order].sum()) / (1.0 - COST_RATE))
+            new_acq.append(int(lg.start[rows][k_rec].min()))
+            drop_buys.add(pos[i])
+            new_trades.append(
+                RecentTrade(
+                    security=pos[i],
+                    trade_date=dt.date.fromordinal(last),
+                    side=Side.BUY,
+                    account_id=self.key,
+                    lot_id=bid,
+                )
+            )
+        if not new_ids:
+            return problem
+        lots = problem.lots
+        k = np.flatnonzero(keep_rows)
+        acq = ORDINAL_EPOCH + (np.array(new_acq, dtype=np.int64) - 1).astype("timedelta64[D]")
+        merged = Lots(
+            lot_id=np.concatenate([lots.lot_id[k], np.array(new_ids, dtype=np.int64)]),
+            security=np.concatenate([lots.security[k], np.array(new_sec, dtype=np.int64)]),
+            shares=np.concatenate([lots.shares[k], np.array(new_sh)]),
+            cost_basis=np.concatenate([lots.cost_basis[k], np.array(new_basis)]),
+            acquired=np.concatenate([lots.acquired[k], acq]),
+        )
+        trades = [
+            t for t in problem.recent_trades if not (t.side == Side.BUY and t.security in drop_buys)
+        ]
+        trades.extend(new_trades)
+        trades.sort(key=lambda t: (t.security, t.trade_date, t.side.value, t.realized_loss))
+        sim.notes["bundles"] = sim.notes.get("bundles", 0.0) + len(new_ids)
+        return dataclasses.replace(problem, lots=merged, recent_trades=tuple(trades))
+
+    @staticmethod
+    def _purchase_lots(sim: Sim, rows: IntArray) -> dict[str, int]:
+        """Purchase label (``L<k>``, as in the trade log) -> the open lot row holding it, for
+        purchases held whole in one lot (a wash-sale match may have split a purchase into
+        ``L<k>`` and ``L<k>.w<j>``; such a purchase names no lot)."""
+        lg = sim.ledger
+        count: dict[int, int] = {}
+        for pid in lg.purchase[rows].tolist():
+            count[pid] = count.get(pid, 0) + 1
+        return {
+            lg.labels[r]: r
+            for r in rows.tolist()
+            if count[int(lg.purchase[r])] == 1 and lg.labels[r] == f"L{int(lg.purchase[r])}"
+        }
 
     # ---- the day
     def on_day(self, sim: Sim) -> None:
@@ -338,6 +421,18 @@ class OptimizerArm:
             sim.notes["retry_buy_all"] = sim.notes.get("retry_buy_all", 0.0) + 1.0
             problem, u = self.build_problem(sim, model, keep_harvestable=False)
             sol = optimizer.solve(problem)
+        elif KEEP_VALUE is not None and problem.never_buy is not None and problem.never_buy.any():
+            free = dataclasses.replace(problem, never_buy=None)
+            sol_free = optimizer.solve(free)
+            bought = np.zeros(len(u), dtype=np.bool_)
+            for trade in sol_free.trades:
+                if trade.side == Side.BUY:
+                    bought[trade.security] = True
+            worth = KEEP_VALUE * problem.tax_rates.short_term * float(self.keep_loss[bought].sum())
+            cost = (sol.objective_after.total - sol_free.objective_after.total) * problem.base_value
+            if sol_free.status in (Status.OPTIMAL, Status.RELAXED) and cost > worth:
+                sim.notes["keep_released"] = sim.notes.get("keep_released", 0.0) + 1.0
+                problem, sol = free, sol_free
         sim.solve_ms.append((time.perf_counter() - t0) * 1000.0)
         self.statuses[sol.status.value] = self.statuses.get(sol.status.value, 0) + 1
         sim.notes[f"status_{sol.status.value}"] = float(self.statuses[sol.status.value])
@@ -346,6 +441,32 @@ class OptimizerArm:
         if sol.status in (Status.OPTIMAL, Status.RELAXED):
             lg = sim.ledger
             for sale in sol.lot_sales:
+                if int(sale.lot_id) in self.bundles:
+                    pids, o_rows = self.bundles[int(sale.lot_id)]
+                    left = float(sale.shares)
+                    op = lg.open_rows()
+                    in_r = np.isin(lg.purchase[op], pids)
+                    total = float(lg.shares[o_rows].sum() + lg.shares[op][in_r].sum())
+                    if left < total * (1 - 1e-9):
+                        sim.notes["bundle_partial"] = sim.notes.get("bundle_partial", 0.0) + 1.0
+                    else:
+                        sim.notes["bundle_whole"] = sim.notes.get("bundle_whole", 0.0) + 1.0
+                    for pid in pids:
+                        while left > SHARE_EPS:
+                            open_ = lg.open_rows()
+                            cand = open_[lg.purchase[open_] == pid]
+                            if not cand.size:
+                                break
+                            row = int(cand[0])
+                            q = min(left, float(lg.shares[row]))
+                            sim.sell_lot(row, q)
+                            left -= q
+                    for row in o_rows:
+                        q = min(left, float(lg.shares[row]))
+                        if q > SHARE_EPS:
+                            sim.sell_lot(row, q)
+                            left -= q
+                    continue
                 row = int(sale.lot_id)
                 q = min(float(sale.shares), float(lg.shares[row]))
                 if q > SHARE_EPS:

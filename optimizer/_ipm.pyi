@@ -1,0 +1,3 @@
+"""Type stub of the C extension ``optimizer._ipm`` (called only by ``optimizer.ipm``)."""
+
+def solve(*args: object) -> tuple[int, int, float]: ...
