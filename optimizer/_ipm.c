@@ -18,7 +18,15 @@
 
 typedef Py_ssize_t idx;
 
-enum { ST_SOLVED = 0, ST_MAXITER = 1, ST_NUMERICAL = 2 };
+enum { ST_SOLVED = 0, ST_MAXITER = 1, ST_NUMERICAL = 2, ST_ALMOST = 3 };
+
+/* An iterate within ALMOST times every tolerance is returned as AlmostSolved when the
+ * iterations stop without meeting them; a step that makes the merit (worst residual or gap
+ * over its tolerance) BREAKDOWN times worse than the best so far has met the limits of the
+ * arithmetic: stop and keep the best iterate. */
+#define ALMOST 1e3
+#define BREAKDOWN 1e6
+#define STALL_ITERATIONS 5
 
 typedef struct {
     /* settings */
@@ -33,6 +41,7 @@ typedef struct {
     int has_te;
     const long long *sec, *grp;
     const double *sg, *ub, *c, *h, *t, *dg, *U, *A, *G, *grp_val;
+    double *UT; /* U' (kf x n), for the products U' y as dot products */
     const long long *p_sec;
     const double *p_sign;
     double gamma;
@@ -93,17 +102,18 @@ static double dot(const double *a, const double *b, idx n) {
 
 typedef struct {
     /* iterate */
-    double *v, *zl, *zu, *s, *lam, *e;
+    double *v, *zl, *zu, *vu, *s, *lam, *e;
     /* per-iteration */
     double *w, *d, *gv, *ud, *cval, *wvec, *r_d, *r_p, *mlam, *ze, *r_ze;
     double *Dv, *theta, *omega, *bdiag, *inv_d, *sig_minus, *den_k, *bjt;
     double *rest_sigma, *sigma, *den, *phi;
     unsigned char *is_top;
-    double *cap, *Wz, *YA, *JYA, *Psi, *S, *xw_c, *acc_w, *a_max;
+    double *cap, *Wz, *YA, *JYA, *Psi, *S, *xw_c, *acc_w, *a_max, *best;
     idx *coupled;
     /* step scratch */
     double *tmp_v1, *tmp_v2, *tmp_v3, *tmp_n1, *tmp_n2, *tmp_r, *tmp_c1, *tmp_c2, *tmp_c3;
-    double *r1, *rho, *dv[2], *dlam[2], *ds[2], *de[2], *dze[2], *dzl[2], *dzu[2], *dw;
+    double *r1, *rho, *dv[2], *dlam[2], *ds[2], *de[2], *dze[2], *dzl[2], *dzu[2], *dvu[2], *dw;
+    double *r_u;
     double *r_lo, *r_hi, *r_s, *r_e;
     void *block;
 } Work;
@@ -120,7 +130,8 @@ static int work_alloc(Work *W, const Prob *P) {
         if (pass) { W->name = p; p += (size_t)(cnt) + 1; }     \
         else count += (size_t)(cnt) + 1;                       \
     } while (0)
-        TAKE(v, nv); TAKE(zl, nv); TAKE(zu, nv); TAKE(s, K); TAKE(lam, K); TAKE(e, K);
+        TAKE(v, nv); TAKE(zl, nv); TAKE(zu, nv); TAKE(vu, nv); TAKE(s, K); TAKE(lam, K);
+        TAKE(e, K); TAKE(r_u, nv);
         TAKE(w, n); TAKE(d, n); TAKE(gv, n); TAKE(ud, r); TAKE(cval, K); TAKE(wvec, n);
         TAKE(r_d, nv); TAKE(r_p, K); TAKE(mlam, K); TAKE(ze, K); TAKE(r_ze, K);
         TAKE(Dv, nv); TAKE(theta, K); TAKE(omega, n); TAKE(bdiag, n); TAKE(inv_d, nv);
@@ -128,13 +139,13 @@ static int work_alloc(Work *W, const Prob *P) {
         TAKE(rest_sigma, n); TAKE(sigma, n); TAKE(den, n); TAKE(phi, n);
         TAKE(cap, r * r); TAKE(Wz, pc * n); TAKE(YA, P->m1 * nv); TAKE(JYA, P->m1 * n);
         TAKE(Psi, pc * n); TAKE(S, pc * pc); TAKE(xw_c, n); TAKE(acc_w, n);
-        TAKE(a_max, P->m1);
+        TAKE(a_max, P->m1); TAKE(best, 4 * nv + 4 * K);
         TAKE(tmp_v1, nv); TAKE(tmp_v2, nv); TAKE(tmp_v3, nv); TAKE(tmp_n1, n); TAKE(tmp_n2, n);
         TAKE(tmp_r, r); TAKE(tmp_c1, pc); TAKE(tmp_c2, pc); TAKE(tmp_c3, pc);
         TAKE(r1, nv); TAKE(rho, K);
         for (int k = 0; k < 2; k++) {
             TAKE(dv[k], nv); TAKE(dlam[k], K); TAKE(ds[k], K); TAKE(de[k], K); TAKE(dze[k], K);
-            TAKE(dzl[k], nv); TAKE(dzu[k], nv);
+            TAKE(dzl[k], nv); TAKE(dzu[k], nv); TAKE(dvu[k], nv);
         }
         TAKE(dw, n); TAKE(r_lo, nv); TAKE(r_hi, nv); TAKE(r_s, K); TAKE(r_e, K);
 #undef TAKE
@@ -157,13 +168,11 @@ static int work_alloc(Work *W, const Prob *P) {
 /* out (r) = U' y (y over securities) */
 static void u_tmul(const Prob *P, const double *y, double *out) {
     idx n = P->n, kf = P->kf;
-    for (idx a = 0; a < P->r; a++) out[a] = 0.0;
-    for (idx i = 0; i < n; i++) {
-        const double *xi = P->U + i * kf;
-        double yi = y[i];
-        for (idx a = 0; a < kf; a++) out[a] += xi[a] * yi;
-        if (P->grp[i] >= 0) out[kf + P->grp[i]] += P->grp_val[i] * yi;
-    }
+    for (idx a = 0; a < kf; a++) out[a] = dot(P->UT + a * n, y, n);
+    for (idx g = 0; g < P->ng; g++) out[kf + g] = 0.0;
+    if (P->ng)
+        for (idx i = 0; i < n; i++)
+            if (P->grp[i] >= 0) out[kf + P->grp[i]] += P->grp_val[i] * y[i];
 }
 
 /* out (n) = U z */
@@ -383,7 +392,7 @@ static void newton_step(const Ctx *C, int slot) {
         sc[P->p_sec[k]] += P->p_sign[k] * W->rho[p_lo + k] / W->theta[p_lo + k];
     for (idx j = 0; j < nv; j++) {
         double r = -W->r_d[j] - P->sg[j] * sc[P->sec[j]] + W->r_lo[j] / W->v[j];
-        if (P->has_ub[j]) r -= W->r_hi[j] / (P->ub[j] - W->v[j]);
+        if (P->has_ub[j]) r -= (W->r_hi[j] - W->zu[j] * W->r_u[j]) / W->vu[j];
         W->r1[j] = r;
     }
     double *r2 = W->tmp_c1, *yc = W->tmp_c2;
@@ -412,7 +421,9 @@ static void newton_step(const Ctx *C, int slot) {
     }
     for (idx j = 0; j < nv; j++) {
         dzl[j] = (W->r_lo[j] - W->zl[j] * dv[j]) / W->v[j];
-        dzu[j] = P->has_ub[j] ? (W->r_hi[j] + W->zu[j] * dv[j]) / (P->ub[j] - W->v[j]) : 0.0;
+        double dvuj = P->has_ub[j] ? W->r_u[j] - dv[j] : 0.0;
+        W->dvu[slot][j] = dvuj;
+        dzu[j] = P->has_ub[j] ? (W->r_hi[j] - W->zu[j] * dvuj) / W->vu[j] : 0.0;
     }
 }
 
@@ -434,7 +445,7 @@ static double max_step(const Ctx *C, int slot) {
         a = ratio_min(a, W->v[j], dv[j]);
         a = ratio_min(a, W->zl[j], dzl[j]);
         if (P->has_ub[j]) {
-            a = ratio_min(a, P->ub[j] - W->v[j], -dv[j]);
+            a = ratio_min(a, W->vu[j], W->dvu[slot][j]);
             a = ratio_min(a, W->zu[j], dzu[j]);
         }
     }
@@ -456,6 +467,8 @@ static int ipm(const Prob *P, const Settings *st, Work *W, int *iterations, doub
     idx m1 = P->m1, m2 = P->m2, mp = P->mp, p_lo = m1 + m2;
     double gamma = P->gamma;
     int status = ST_MAXITER;
+    double best_merit = INFINITY;
+    int best_it = 0, stalled = 0;
 
     /* coupled rows: A, G, TE */
     for (idx k = 0; k < p_lo; k++) W->coupled[k] = k;
@@ -485,7 +498,10 @@ static int ipm(const Prob *P, const Settings *st, Work *W, int *iterations, doub
         W->zl[j] = (g > 0.0 ? g : 0.0) + kappa0;
         W->zu[j] = P->has_ub[j] ? ((-g > 0.0 ? -g : 0.0) + kappa0) : 0.0;
         mu0 += W->v[j] * W->zl[j];
-        if (P->has_ub[j]) mu0 += (P->ub[j] - W->v[j]) * W->zu[j];
+        /* vu: the upper slack ub - v, kept as an unknown: a lot sold whole has v within
+         * rounding of ub, where ub - v would have no digits left. */
+        W->vu[j] = P->has_ub[j] ? P->ub[j] - W->v[j] : 1.0;
+        if (P->has_ub[j]) mu0 += W->vu[j] * W->zu[j];
     }
     mu0 /= (double)(nv > 0 ? nv : 1);
     eval_rows(P, W, W->v, W->cval);
@@ -540,7 +556,7 @@ static int ipm(const Prob *P, const Settings *st, Work *W, int *iterations, doub
             double l = W->lam[k];
             for (idx j = 0; j < nv; j++) W->r_d[j] += a[j] * l;
         }
-        double total_gap = 0.0, pres = 0.0, dres = 0.0;
+        double total_gap = 0.0, pres = 0.0, dres = 0.0, pres_u = 0.0;
         for (idx k = 0; k < K; k++) {
             double rp = W->cval[k] + W->s[k] - P->beta[k];
             if (P->elastic[k]) rp -= W->e[k];
@@ -553,7 +569,13 @@ static int ipm(const Prob *P, const Settings *st, Work *W, int *iterations, doub
         }
         for (idx j = 0; j < nv; j++) {
             total_gap += W->v[j] * W->zl[j];
-            if (P->has_ub[j]) total_gap += (P->ub[j] - W->v[j]) * W->zu[j];
+            if (P->has_ub[j]) {
+                total_gap += W->vu[j] * W->zu[j];
+                W->r_u[j] = P->ub[j] - W->v[j] - W->vu[j];
+                if (fabs(W->r_u[j]) > pres_u) pres_u = fabs(W->r_u[j]);
+            } else {
+                W->r_u[j] = 0.0;
+            }
             if (fabs(W->r_d[j]) > dres) dres = fabs(W->r_d[j]);
         }
         double mu = total_gap / (double)(n_pairs > 0 ? n_pairs : 1);
@@ -577,14 +599,40 @@ static int ipm(const Prob *P, const Settings *st, Work *W, int *iterations, doub
             if (P->has_ub[j] && W->zu[j] > term_max) term_max = W->zu[j];
         }
         pres /= 1.0 + beta_max;
+        if (pres_u > pres) pres = pres_u;
         dres /= 1.0 + term_max;
-        if (pres < st->tol_feas && dres < st->tol_feas &&
-            total_gap < st->tol_gap_abs + st->tol_gap_rel * (fabs(lin_f) + fabs(risk_f) + pen_term)) {
+        double gap_tol = st->tol_gap_abs + st->tol_gap_rel * (fabs(lin_f) + fabs(risk_f) + pen_term);
+        double merit = INFINITY;
+        if (isfinite(pres) && isfinite(dres) && isfinite(total_gap)) {
+            merit = pres / st->tol_feas;
+            if (dres / st->tol_feas > merit) merit = dres / st->tol_feas;
+            if (total_gap / gap_tol > merit) merit = total_gap / gap_tol;
+        }
+        if (merit < 1.0) {
             status = ST_SOLVED;
             it -= 1;
             break;
         }
-        if (!isfinite(total_gap) || !isfinite(pres) || !isfinite(dres)) {
+        if (!isfinite(merit) || merit > BREAKDOWN * best_merit) {
+            status = ST_NUMERICAL; /* the last step broke down: keep the best iterate */
+            break;
+        }
+        if (merit < best_merit) {
+            best_merit = merit;
+            best_it = it - 1;
+            memcpy(W->best, W->v, sizeof(double) * (size_t)nv);
+            memcpy(W->best + nv, W->zl, sizeof(double) * (size_t)nv);
+            memcpy(W->best + 2 * nv, W->zu, sizeof(double) * (size_t)nv);
+            memcpy(W->best + 3 * nv, W->vu, sizeof(double) * (size_t)nv);
+            memcpy(W->best + 4 * nv, W->s, sizeof(double) * (size_t)K);
+            memcpy(W->best + 4 * nv + K, W->lam, sizeof(double) * (size_t)K);
+            memcpy(W->best + 4 * nv + 2 * K, W->e, sizeof(double) * (size_t)K);
+            memcpy(W->best + 4 * nv + 3 * K, W->ze, sizeof(double) * (size_t)K);
+        }
+        /* Only once the complementarity has converged: residuals that no longer shrink with
+         * mu are the arithmetic's limit (a degenerate problem), not a slow start. */
+        stalled = total_gap < gap_tol ? stalled + 1 : 0;
+        if (stalled > STALL_ITERATIONS) {
             status = ST_NUMERICAL;
             break;
         }
@@ -592,7 +640,7 @@ static int ipm(const Prob *P, const Settings *st, Work *W, int *iterations, doub
         /* ---- Newton matrices */
         for (idx j = 0; j < nv; j++) {
             double dvj = W->zl[j] / W->v[j] + st->reg;
-            if (P->has_ub[j]) dvj += W->zu[j] / (P->ub[j] - W->v[j]);
+            if (P->has_ub[j]) dvj += W->zu[j] / W->vu[j];
             W->Dv[j] = dvj;
             W->inv_d[j] = 1.0 / dvj;
         }
@@ -648,22 +696,23 @@ static int ipm(const Prob *P, const Settings *st, Work *W, int *iterations, doub
         if (r) {
             idx kf = P->kf;
             for (idx a = 0; a < r * r; a++) W->cap[a] = 0.0;
-            for (idx i = 0; i < n; i++) {
-                const double *xi = P->U + i * kf;
-                double f = gp * W->phi[i];
-                for (idx a = 0; a < kf; a++) {
-                    double fa = f * xi[a];
-                    double *row = W->cap + a * r;
-                    for (idx b = 0; b <= a; b++) row[b] += fa * xi[b];
-                }
-                if (P->grp[i] >= 0) {
+            /* dense block: dot products of the columns of U weighted by gp * phi */
+            double *fu = W->acc_w;
+            for (idx a = 0; a < kf; a++) {
+                const double *ua = P->UT + a * n;
+                for (idx i = 0; i < n; i++) fu[i] = gp * W->phi[i] * ua[i];
+                for (idx b = 0; b <= a; b++) W->cap[a * r + b] = dot(fu, P->UT + b * n, n);
+            }
+            if (P->ng)
+                for (idx i = 0; i < n; i++) {
+                    if (P->grp[i] < 0) continue;
+                    const double *xi = P->U + i * kf;
                     idx g = kf + P->grp[i];
-                    double fg = f * P->grp_val[i];
+                    double fg = gp * W->phi[i] * P->grp_val[i];
                     double *row = W->cap + g * r;
                     for (idx a = 0; a < kf; a++) row[a] += fg * xi[a];
                     row[g] += fg * P->grp_val[i];
                 }
-            }
             for (idx a = 0; a < r; a++) {
                 W->cap[a * r + a] += 1.0;
                 for (idx b = 0; b < a; b++) W->cap[b * r + a] = W->cap[a * r + b];
@@ -708,7 +757,7 @@ static int ipm(const Prob *P, const Settings *st, Work *W, int *iterations, doub
         /* ---- predictor */
         for (idx j = 0; j < nv; j++) {
             W->r_lo[j] = -W->v[j] * W->zl[j];
-            W->r_hi[j] = P->has_ub[j] ? -(P->ub[j] - W->v[j]) * W->zu[j] : 0.0;
+            W->r_hi[j] = P->has_ub[j] ? -W->vu[j] * W->zu[j] : 0.0;
         }
         for (idx k = 0; k < K; k++) {
             W->r_s[k] = -W->s[k] * W->lam[k];
@@ -722,7 +771,7 @@ static int ipm(const Prob *P, const Settings *st, Work *W, int *iterations, doub
         for (idx j = 0; j < nv; j++) {
             gap_aff += (W->v[j] + a_aff * dv[j]) * (W->zl[j] + a_aff * dzl[j]);
             if (P->has_ub[j])
-                gap_aff += (P->ub[j] - W->v[j] - a_aff * dv[j]) * (W->zu[j] + a_aff * dzu[j]);
+                gap_aff += (W->vu[j] + a_aff * W->dvu[0][j]) * (W->zu[j] + a_aff * dzu[j]);
         }
         for (idx k = 0; k < K; k++) {
             gap_aff += (W->s[k] + a_aff * ds[k]) * (W->lam[k] + a_aff * dlam[k]);
@@ -735,7 +784,7 @@ static int ipm(const Prob *P, const Settings *st, Work *W, int *iterations, doub
         for (idx j = 0; j < nv; j++) {
             W->r_lo[j] = smu - W->v[j] * W->zl[j] - dv[j] * dzl[j];
             W->r_hi[j] = P->has_ub[j]
-                             ? smu - (P->ub[j] - W->v[j]) * W->zu[j] + dv[j] * dzu[j]
+                             ? smu - W->vu[j] * W->zu[j] - W->dvu[0][j] * dzu[j]
                              : 0.0;
         }
         for (idx k = 0; k < K; k++) {
@@ -751,6 +800,7 @@ static int ipm(const Prob *P, const Settings *st, Work *W, int *iterations, doub
             W->v[j] += a * dv1[j];
             W->zl[j] += a * dzl1[j];
             W->zu[j] += a * dzu1[j];
+            W->vu[j] += a * W->dvu[1][j];
         }
         for (idx k = 0; k < K; k++) {
             W->lam[k] += a * dlam1[k];
@@ -760,6 +810,18 @@ static int ipm(const Prob *P, const Settings *st, Work *W, int *iterations, doub
         }
     }
     if (it > st->max_iter) it = st->max_iter;
+    if (status != ST_SOLVED && best_merit <= ALMOST) {
+        memcpy(W->v, W->best, sizeof(double) * (size_t)nv);
+        memcpy(W->zl, W->best + nv, sizeof(double) * (size_t)nv);
+        memcpy(W->zu, W->best + 2 * nv, sizeof(double) * (size_t)nv);
+        memcpy(W->vu, W->best + 3 * nv, sizeof(double) * (size_t)nv);
+        memcpy(W->s, W->best + 4 * nv, sizeof(double) * (size_t)K);
+        memcpy(W->lam, W->best + 4 * nv + K, sizeof(double) * (size_t)K);
+        memcpy(W->e, W->best + 4 * nv + 2 * K, sizeof(double) * (size_t)K);
+        memcpy(W->ze, W->best + 4 * nv + 3 * K, sizeof(double) * (size_t)K);
+        it = best_it;
+        status = ST_ALMOST;
+    }
     eval_w(P, W, W->v);
     double lin_f = 0.0, risk_f = 0.0;
     for (idx j = 0; j < nv; j++) lin_f += P->c[j] * W->v[j];
@@ -842,6 +904,10 @@ static PyObject *py_solve(PyObject *self, PyObject *args) {
     P.dg = (const double *)b[6].buf.buf;
     P.U = (const double *)b[7].buf.buf;
     P.grp = (const long long *)b[22].buf.buf;
+    P.UT = (double *)malloc(sizeof(double) * (size_t)(kf * n + 1));
+    if (!P.UT) { PyErr_NoMemory(); goto done; }
+    for (Py_ssize_t i = 0; i < n; i++)
+        for (Py_ssize_t a = 0; a < kf; a++) P.UT[a * n + i] = P.U[i * kf + a];
     P.grp_val = (const double *)b[23].buf.buf;
     P.A = (const double *)b[8].buf.buf;
     P.G = (const double *)b[11].buf.buf;
@@ -911,6 +977,7 @@ done:
     free(P.pen);
     free(P.has_ub);
     free(P.elastic);
+    free(P.UT);
     return result;
 }
 

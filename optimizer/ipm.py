@@ -47,13 +47,17 @@ IPM_SETTINGS: dict[str, float] = {
   times 1 + the largest cost gradient).
 """
 
-STATUS = {0: "Solved", 1: "MaxIterations", 2: "NumericalError"}
+STATUS = {0: "Solved", 1: "MaxIterations", 2: "NumericalError", 3: "AlmostSolved"}
+ACCEPTED = ("Solved", "AlmostSolved")
+"""Statuses whose point the engine uses: ``AlmostSolved`` is the best iterate when the
+iterations stopped (cap or a breakdown of the arithmetic on a degenerate problem) within a
+thousand times every tolerance (residuals 1e-6, gap 1e-6 of the objective's scale)."""
 
 
 @dataclass(frozen=True, eq=False)
 class IpmResult:
     status: str
-    """``Solved``, ``MaxIterations`` or ``NumericalError``."""
+    """``Solved``, ``AlmostSolved``, ``MaxIterations`` or ``NumericalError``."""
     v: FloatArray
     iterations: int
     row_value: FloatArray

@@ -6,14 +6,17 @@ security-space shortcuts for group and TE rows are algebraically the same produc
 module is its specification, the fallback where the extension is not built, and the
 cross-check in the tests. docs/optimizer.md section 7 derives the Newton system.
 
-Unknowns: v (variables, 0 <= v <= ub) with bound duals zl, zu; per row k a slack s_k >= 0,
+Unknowns: v (variables, 0 <= v <= ub) with its upper slack vu (= ub - v, kept as an unknown:
+a lot sold whole has v within rounding of ub, where ub - v would have no digits left) and
+bound duals zl, zu; per row k a slack s_k >= 0,
 a multiplier lam_k >= 0 and, for an elastic row, an excess e_k >= 0 whose dual is
 ze_k >= 0 (pen_k - lam_k at a solution). Residuals:
 
     r_d = c + 2 gamma J'Q(w - t) + sum_k lam_k grad c_k - zl + zu
     r_p = c_k(v) - e_k + s_k - beta_k
     r_ze = pen_k - lam_k - ze_k       (stationarity in e_k)
-    complementarity: v zl, (ub - v) zu, s lam, e ze
+    r_u = ub - v - vu
+    complementarity: v zl, vu zu, s lam, e ze
 """
 
 from __future__ import annotations
@@ -27,6 +30,14 @@ from optimizer.structured import StructuredQP
 from optimizer.types import BoolArray, FloatArray, IntArray
 
 REFINE_TOL = 1e-12
+ALMOST = 1e3
+"""An iterate within this factor of every tolerance is returned as ``AlmostSolved`` when the
+iterations stop without meeting them (residuals 1e-6, gap 1e-6 of the objective's scale)."""
+BREAKDOWN = 1e6
+STALL_ITERATIONS = 5
+"""Stop when the gap has met its tolerance for this many iterations but a residual has not."""
+"""A step that makes the merit (worst residual or gap over its tolerance) this much worse than
+the best so far has met the limits of the arithmetic: stop and keep the best iterate."""
 """Refine while the Newton system's residual exceeds this, relative to its right-hand side."""
 
 
@@ -112,6 +123,7 @@ class _Point:
     v: FloatArray
     zl: FloatArray
     zu: FloatArray
+    vu: FloatArray
     s: FloatArray
     lam: FloatArray
     e: FloatArray
@@ -145,8 +157,7 @@ class _Newton:
         q = rows.q
         self.rows = rows
         self.sec, self.sg, n = q.var_sec, q.var_sign, q.n
-        room = np.where(has_ub, ub - pt.v, 1.0)
-        self.Dv = pt.zl / pt.v + np.where(has_ub, pt.zu / room, 0.0) + st["reg"]
+        self.Dv = pt.zl / pt.v + np.where(has_ub, pt.zu / pt.vu, 0.0) + st["reg"]
         self.theta = pt.s / pt.lam + np.where(elastic, pt.e / mlam, 0.0)
         gp = 2.0 * q.gamma + (2.0 * float(pt.lam[-1]) if rows.has_te else 0.0)
         p_lo, mp = rows.p_lo, rows.mp
@@ -242,7 +253,7 @@ def _max_step(
     a = 1.0
     for x, dx, mask in (
         (pt.v, d.v, None),
-        (ub - pt.v, -d.v, has_ub),
+        (pt.vu, d.vu, has_ub),
         (pt.zl, d.zl, None),
         (pt.zu, d.zu, has_ub),
         (pt.s, d.s, None),
@@ -286,12 +297,13 @@ def solve_numpy(q: StructuredQP, max_iter: int = 100) -> IpmResult:
     kappa0 = st["kappa0"] * (1.0 + float(np.max(np.abs(grad), initial=0.0)))
     zl = np.maximum(grad, 0.0) + kappa0
     zu = np.where(has_ub, np.maximum(-grad, 0.0) + kappa0, 0.0)
-    mu0 = float(v @ zl + (np.where(has_ub, ub - v, 0.0) @ zu)) / max(nv, 1)
+    vu = np.where(has_ub, ub - v, 1.0)
+    mu0 = float(v @ zl + (np.where(has_ub, vu, 0.0) @ zu)) / max(nv, 1)
     viol = rows.values(v, w, gv) - beta
     lam = np.where(elastic, np.minimum(kappa0, 0.5 * pen_f), kappa0)
     e = np.where(elastic, mu0 / np.where(elastic, pen_f - lam, 1.0), 0.0)
     s = np.maximum(-viol, 0.0) + mu0 / lam
-    pt = _Point(v, zl, zu, s, lam, e, np.where(elastic, pen_f - lam, 1.0))
+    pt = _Point(v, zl, zu, vu, s, lam, e, np.where(elastic, pen_f - lam, 1.0))
 
     status = "MaxIterations"
     it = 0
@@ -300,6 +312,7 @@ def solve_numpy(q: StructuredQP, max_iter: int = 100) -> IpmResult:
     c_max = float(np.max(np.abs(q.c), initial=0.0))
     a_max = np.max(np.abs(q.A), axis=1, initial=0.0)
     m1 = rows.m1
+    best, best_merit, best_it, stalled = pt, np.inf, 0, 0
     for it in range(1, max_iter + 1):
         w = rows.w_of(pt.v)
         d = w - q.t
@@ -316,7 +329,8 @@ def solve_numpy(q: StructuredQP, max_iter: int = 100) -> IpmResult:
         r_p = cval - np.where(elastic, pt.e, 0.0) + pt.s - beta
         mlam = np.where(elastic, pt.ze, 1.0)
         r_ze = np.where(elastic, pen_f - pt.lam - pt.ze, 0.0)  # stationarity in e
-        gap_u = np.where(has_ub, (ub - pt.v) * pt.zu, 0.0)
+        r_u = np.where(has_ub, ub - pt.v - pt.vu, 0.0)
+        gap_u = np.where(has_ub, pt.vu * pt.zu, 0.0)
         gap_e = np.where(elastic, pt.e * mlam, 0.0)
         total_gap = float(pt.v @ pt.zl + gap_u.sum() + pt.s @ pt.lam + gap_e.sum())
         mu = total_gap / max(n_pairs, 1)
@@ -330,18 +344,28 @@ def solve_numpy(q: StructuredQP, max_iter: int = 100) -> IpmResult:
             float(np.max(pt.zl, initial=0.0)),
             float(np.max(np.where(has_ub, pt.zu, 0.0), initial=0.0)),
         )
-        pres = float(np.max(np.abs(r_p), initial=0.0)) / beta_scale
+        pres = max(
+            float(np.max(np.abs(r_p), initial=0.0)) / beta_scale,
+            float(np.max(np.abs(r_u), initial=0.0)),
+        )
         dres = float(np.max(np.abs(r_d), initial=0.0)) / (1.0 + term_max)
-        if (
-            pres < st["tol_feas"]
-            and dres < st["tol_feas"]
-            and total_gap < st["tol_gap_abs"] + st["tol_gap_rel"] * scale
-        ):
+        gap_tol = st["tol_gap_abs"] + st["tol_gap_rel"] * scale
+        parts = (pres / st["tol_feas"], dres / st["tol_feas"], total_gap / gap_tol)
+        merit = max(parts) if all(np.isfinite(parts)) else np.inf
+        if merit < 1.0:
             status = "Solved"
             it -= 1
             break
-        if not (np.isfinite(total_gap) and np.isfinite(pres) and np.isfinite(dres)):
-            status = "NumericalError"
+        if not np.isfinite(merit) or merit > BREAKDOWN * best_merit:
+            status = "NumericalError"  # the last step broke down: keep the best iterate
+            break
+        if merit < best_merit:
+            best, best_merit, best_it = pt, merit, it - 1
+        # Only once the complementarity has converged: residuals that no longer shrink with
+        # mu are the arithmetic's limit (a degenerate problem), not a slow start.
+        stalled = stalled + 1 if total_gap < gap_tol else 0
+        if stalled > STALL_ITERATIONS:
+            status = "Stalled"  # no progress: the arithmetic's limit on a degenerate problem
             break
         try:
             newton = _Newton(rows, pt, gv, has_ub, ub, elastic, mlam, seg_start, seg_end)
@@ -359,6 +383,7 @@ def solve_numpy(q: StructuredQP, max_iter: int = 100) -> IpmResult:
             r_p: FloatArray = r_p,
             mlam: FloatArray = mlam,
             r_ze: FloatArray = r_ze,
+            r_u: FloatArray = r_u,
             p: _Point = pt,
         ) -> _Point:
             """Newton direction for complementarity targets r_lo, r_hi, r_s, r_e."""
@@ -367,7 +392,6 @@ def solve_numpy(q: StructuredQP, max_iter: int = 100) -> IpmResult:
             p_lo, mp = rows.p_lo, rows.mp
             th_p = theta[p_lo : p_lo + mp]
             rho_p = rho[p_lo : p_lo + mp]
-            room = np.where(has_ub, ub - p.v, 1.0)
             r1 = (
                 -r_d
                 - rows.jt(
@@ -376,7 +400,7 @@ def solve_numpy(q: StructuredQP, max_iter: int = 100) -> IpmResult:
                     )
                 )
                 + r_lo / p.v
-                - np.where(has_ub, r_hi / room, 0.0)
+                - np.where(has_ub, (r_hi - p.zu * r_u) / p.vu, 0.0)
             )
             dv, dlam_c = newton.solve(r1, -rho[rows.coupled])
             dw = rows.jv(dv)
@@ -386,7 +410,8 @@ def solve_numpy(q: StructuredQP, max_iter: int = 100) -> IpmResult:
             return _Point(
                 v=dv,
                 zl=(r_lo - p.zl * dv) / p.v,
-                zu=np.where(has_ub, (r_hi + p.zu * dv) / room, 0.0),
+                zu=np.where(has_ub, (r_hi - p.zu * (r_u - dv)) / p.vu, 0.0),
+                vu=np.where(has_ub, r_u - dv, 0.0),
                 s=(r_s - p.s * dlam) / p.lam,
                 lam=dlam,
                 e=np.where(elastic, (r_e - p.e * (r_ze - dlam)) / mlam, 0.0),
@@ -398,14 +423,14 @@ def solve_numpy(q: StructuredQP, max_iter: int = 100) -> IpmResult:
         a_aff = _max_step(pt, aff, has_ub, ub, elastic, mlam)
         gap_aff = float(
             (pt.v + a_aff * aff.v) @ (pt.zl + a_aff * aff.zl)
-            + np.where(has_ub, (ub - pt.v - a_aff * aff.v) * (pt.zu + a_aff * aff.zu), 0.0).sum()
+            + np.where(has_ub, (pt.vu + a_aff * aff.vu) * (pt.zu + a_aff * aff.zu), 0.0).sum()
             + (pt.s + a_aff * aff.s) @ (pt.lam + a_aff * aff.lam)
             + np.where(elastic, (pt.e + a_aff * aff.e) * (mlam + a_aff * aff.ze), 0.0).sum()
         )
         smu = (gap_aff / total_gap) ** 3 * mu if total_gap > 0 else 0.0
         cor = direction(
             smu - pt.v * pt.zl - aff.v * aff.zl,
-            np.where(has_ub, smu - (ub - pt.v) * pt.zu + aff.v * aff.zu, 0.0),
+            np.where(has_ub, smu - pt.vu * pt.zu - aff.vu * aff.zu, 0.0),
             smu - pt.s * pt.lam - aff.s * aff.lam,
             np.where(elastic, smu - pt.e * mlam - aff.e * aff.ze, 0.0),
         )
@@ -414,12 +439,17 @@ def solve_numpy(q: StructuredQP, max_iter: int = 100) -> IpmResult:
             v=pt.v + a * cor.v,
             zl=pt.zl + a * cor.zl,
             zu=pt.zu + a * cor.zu,
+            vu=pt.vu + a * cor.vu,
             s=pt.s + a * cor.s,
             lam=pt.lam + a * cor.lam,
             e=pt.e + a * cor.e,
             ze=pt.ze + a * cor.ze,
         )
 
+    if status != "Solved" and best_merit <= ALMOST:
+        # Stopped by the iteration cap or a breakdown of the linear algebra (the last digits
+        # of a degenerate problem) within ALMOST times the tolerances: the best iterate.
+        pt, it, status = best, best_it, "AlmostSolved"
     w = rows.w_of(pt.v)
     d = w - q.t
     gv = rows.qhat(d)

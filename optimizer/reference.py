@@ -6,7 +6,8 @@ weights, holding periods, wash-sale and restriction fixings, drift units and eve
 It is slow and straightforward on purpose: cvxpy with Clarabel underneath (cvxpy is imported on
 the first ``reference_solve`` call; the numpy helpers below do not need it).
 
-- ``reference_solve(problem)``: the continuous optimum (objective with constants, and x, b).
+- ``reference_solve(problem)``: the continuous optimum (objective with constants, and x, b);
+  ``reference_solve(problem, elastic=True)`` the same with every soft constraint elastic.
 - ``objective_terms(problem, x, b)``: the objective of section 4 evaluated in numpy at any point.
 - ``constraint_violations(problem, x, b, tol)``: every constraint of sections 3 and 5 checked at
   a point; returns a list of human-readable violations (empty = feasible within ``tol``).
@@ -279,8 +280,42 @@ def _remaining(budget: float | None, ytd: float) -> float | None:
     return None if budget is None else max(budget - ytd, 0.0)
 
 
-def reference_solve(problem: Problem, verbose: bool = False) -> ReferenceResult:
-    """Solve the continuous problem of sections 2-5 (all constraints present) with cvxpy."""
+ELASTIC_PENALTY: dict[str, float] = {
+    "turnover": 1e3,
+    "budgets": 1e4,
+    "weights": 1e4,
+    "tracking_error": 1e4,
+}
+"""docs/optimizer.md section 5: penalty per unit of excess of each soft rung (weight units;
+annual TE for the cap), times the problem's slope 1 + max |c| + 2 gamma max_i Q_ii."""
+TE_FLOOR = 1e-3
+
+
+def _slope(problem: Problem, d: _Data) -> float:
+    """1 + the largest linear cost per unit weight of a free variable + 2 gamma times the
+    largest diagonal entry of the active-variance form (section 5)."""
+    st = problem.settings
+    value = d.lot_weight * d.base
+    sale_cost = st.tax_weight * d.rate * d.gain / value + st.cost_weight * d.kappa[d.lot_sec]
+    buy_cost = st.cost_weight * d.kappa + d.penalty
+    c_max = max(
+        float(np.max(np.abs(sale_cost[d.sellable]), initial=0.0)),
+        float(np.max(np.abs(buy_cost[d.buyable]), initial=0.0)),
+    )
+    unit_of = np.asarray(d.units.argmax(axis=0)).ravel()
+    q_diag = d.delta[unit_of]
+    if d.loadings is not None and d.factor_root is not None:
+        q_diag = q_diag + np.sum((d.loadings @ d.factor_root.T) ** 2, axis=1)
+    return 1.0 + c_max + 2.0 * st.risk_aversion * float(np.max(q_diag, initial=0.0))
+
+
+def reference_solve(
+    problem: Problem, verbose: bool = False, elastic: bool = False
+) -> ReferenceResult:
+    """Solve the continuous problem of sections 2-5 (all constraints present) with cvxpy.
+
+    ``elastic``: every soft constraint may be exceeded at the penalty of section 5 (the
+    interior-point backend's statement); ``objective`` then includes the penalties."""
     # Imported here so that the numpy helpers of this module do not load cvxpy; its atoms are
     # star re-exports that mypy cannot see, so the module is treated as untyped.
     cp: Any = importlib.import_module("cvxpy")
@@ -293,6 +328,18 @@ def reference_solve(problem: Problem, verbose: bool = False) -> ReferenceResult:
     w = d.held + b - s
     cash = float(problem.cash) / d.base + cp.sum(s) - cp.sum(b) - d.kappa @ (b + s)
     withdraw_w = float(problem.withdrawal) / d.base
+    slope = _slope(problem, d) if elastic else 0.0
+    excess: list[Any] = []
+    penalties: list[float] = []
+
+    def soft(rung: str, size: int = 1) -> Any:
+        """0 when hard; else a nonnegative excess variable priced at the rung's penalty."""
+        if not elastic:
+            return 0.0
+        e = cp.Variable(size, nonneg=True)
+        excess.append(e)
+        penalties.append(ELASTIC_PENALTY[rung] * slope)
+        return e
 
     cons: list[Any] = [
         x >= 0.0,
@@ -303,29 +350,29 @@ def reference_solve(problem: Problem, verbose: bool = False) -> ReferenceResult:
     if not d.buyable.all():
         cons.append(b[np.flatnonzero(~d.buyable)] == 0.0)
     if st.turnover_max is not None:
-        cons.append(cp.sum(b) + cp.sum(s) <= st.turnover_max)
+        cons.append(cp.sum(b) + cp.sum(s) <= st.turnover_max + soft("turnover"))
     gain_left = _remaining(st.gain_budget, problem.realized_gain_ytd)
     if gain_left is not None:
-        cons.append(d.gain @ x <= gain_left)
+        cons.append((d.gain @ x) / d.base <= gain_left / d.base + soft("budgets"))
     tax_left = _remaining(st.tax_budget, problem.tax_ytd)
     if tax_left is not None:
-        cons.append((d.rate * d.gain) @ x <= tax_left)
+        cons.append(((d.rate * d.gain) @ x) / d.base <= tax_left / d.base + soft("budgets"))
     lo, hi = _bounds(problem, d)
     if np.any(lo > 0.0):
         idx = np.flatnonzero(lo > 0.0)
-        cons.append(w[idx] >= lo[idx])
+        cons.append(w[idx] >= lo[idx] - soft("weights", len(idx)))
     if np.any(np.isfinite(hi)):
         idx = np.flatnonzero(np.isfinite(hi))
-        cons.append(w[idx] <= hi[idx])
+        cons.append(w[idx] <= hi[idx] + soft("weights", len(idx)))
     for gb in problem.group_bounds:
         members = np.asarray(gb.members, dtype=np.intp)
         total = cp.sum(w[members])
         if gb.lower > 0.0:
-            cons.append(total >= gb.lower)
+            cons.append(total >= gb.lower - soft("weights"))
         if math.isfinite(gb.upper):
-            cons.append(total <= gb.upper)
+            cons.append(total <= gb.upper + soft("weights"))
     if st.cash_max is not None:
-        cons.append(cash <= withdraw_w + st.cash_max)
+        cons.append(cash <= withdraw_w + st.cash_max + soft("weights"))
 
     active = d.units @ w - d.unit_target
     spec_part = cp.multiply(np.sqrt(d.delta), active)
@@ -335,13 +382,24 @@ def reference_solve(problem: Problem, verbose: bool = False) -> ReferenceResult:
     else:
         stacked = spec_part
     if st.te_max is not None:
-        cons.append(cp.norm(stacked, 2) <= st.te_max)
+        if elastic:
+            # Excess in variance units, priced per unit of TE near the cap: 1 / (2 te).
+            e_te = cp.Variable(1, nonneg=True)
+            cons.append(cp.sum_squares(stacked) <= st.te_max**2 + e_te)
+            excess.append(e_te)
+            penalties.append(
+                ELASTIC_PENALTY["tracking_error"] * slope / (2.0 * max(st.te_max, TE_FLOOR))
+            )
+        else:
+            cons.append(cp.norm(stacked, 2) <= st.te_max)
     objective = (
         st.risk_aversion * cp.sum_squares(stacked)
         + st.tax_weight * ((d.rate * d.gain) @ x) / d.base
         + st.cost_weight * (d.kappa @ (b + s))
         + d.penalty @ b
     )
+    for e, pen in zip(excess, penalties, strict=True):
+        objective = objective + pen * cp.sum(e)
     prob = cp.Problem(cp.Minimize(objective), cons)
     t0 = time.perf_counter()
     try:

@@ -21,6 +21,7 @@ except ImportError:  # pragma: no cover - exercised only without piqp installed
     piqp = None
 
 from optimizer.build import QP, RUNGS, Csc, Prepared, build_qp, prepare
+from optimizer.ipm import ACCEPTED as IPM_ACCEPTED
 from optimizer.ipm import IPM_SETTINGS, IpmResult, solve_structured
 from optimizer.ipm import backend as ipm_backend
 from optimizer.objective import cash_weight_at, sells_of, terms_at
@@ -50,7 +51,7 @@ from optimizer.types import (
     Term,
 )
 
-OPTIMIZER_VERSION = "0.1.0"
+OPTIMIZER_VERSION = "0.2.0"
 
 CLARABEL_SETTINGS: dict[str, object] = {
     "verbose": False,
@@ -491,15 +492,16 @@ def solve_continuous(problem: Problem) -> ContinuousResult:
     if problem.settings.qp_backend in ("auto", "ipm"):
         sq = log.build_structured(prep, prep.sellable, prep.buyable)
         res = log.run_ipm(sq, problem.settings)
-        if res.status == SOLVED or problem.settings.qp_backend == "ipm":
+        if res.status in IPM_ACCEPTED or problem.settings.qp_backend == "ipm":
             x, b = _ipm_point(prep, sq, res)
-            excess = _ipm_excess(sq, res) if res.status == SOLVED else []
+            ok = res.status in IPM_ACCEPTED
+            excess = _ipm_excess(sq, res) if ok else []
             status = "PrimalInfeasible" if excess else res.status
             terms = terms_at(prep, x, b)
             sells = sells_of(prep, x)
             return ContinuousResult(
                 solver_status=status,
-                converged=status == SOLVED,
+                converged=ok and not excess,
                 objective=terms.total,
                 terms=terms,
                 lot_fraction=x,
@@ -509,7 +511,7 @@ def solve_continuous(problem: Problem) -> ContinuousResult:
                 cash_weight=cash_weight_at(prep, x, b),
                 iterations=log.iterations,
                 solve_seconds=log.solve_seconds,
-                binding=_ipm_binding(sq, res) if status == SOLVED else (),
+                binding=_ipm_binding(sq, res) if ok and not excess else (),
             )
     qp, raw = log.solve_rung(prep, prep.sellable, prep.buyable, 0)
     x, b = point_of(prep, qp, raw)
@@ -660,7 +662,7 @@ def _solve_ipm(
     settings = prep.problem.settings
     sq = log.build_structured(prep, prep.sellable, prep.buyable)
     res = log.run_ipm(sq, settings)
-    if res.status != SOLVED:
+    if res.status not in IPM_ACCEPTED:
         return None
     x, b = _ipm_point(prep, sq, res)
     excess = _ipm_excess(sq, res)
@@ -668,8 +670,8 @@ def _solve_ipm(
     relaxed = tuple(RUNGS[r] for r in relaxed_rungs)
     continuous = terms_at(prep, x, b)
     binding = _ipm_binding(sq, res)
-    budgets_on = "budgets" not in relaxed
-    turnover_on = "turnover" not in relaxed
+    # Rounding keeps a relaxed turnover cap or budget at the level the solution needed.
+    kept = {name: amount for name, rung, amount in excess if rung < 2}
 
     def resolve(sellable: BoolArray, buyable: BoolArray) -> tuple[FloatArray, FloatArray] | None:
         t0 = time.perf_counter()
@@ -678,15 +680,14 @@ def _solve_ipm(
         sq2 = restrict(sq, keep)
         log.build_seconds += time.perf_counter() - t0
         res2 = log.run_ipm(sq2, settings)
-        if res2.status != SOLVED:
+        if res2.status not in IPM_ACCEPTED:
             return None
         return _ipm_point(prep, sq2, res2)
 
     t_rep = time.perf_counter()
+    budgets_on = "budgets" not in relaxed
     x, b, fix_lots, n_fixes = _fix_directions(prep, x, b, continuous.total, budgets_on, resolve)
-    rounded = round_trades(
-        prep, x, b, budgets_on=budgets_on, fixed_lots=fix_lots, turnover_on=turnover_on
-    )
+    rounded = round_trades(prep, x, b, budgets_on=True, fixed_lots=fix_lots, excess=kept)
     repair_seconds = time.perf_counter() - t_rep
     if rounded.failure:
         message = f"rounding could not keep a hard constraint: {rounded.failure}"

@@ -262,9 +262,12 @@ class Sim:
                 for i in np.flatnonzero(
                     (md.last_quote == t) & (lg.position > SHARE_EPS) & (t < v.end)
                 ):
-                    for r in lg.open_rows():
-                        if lg.tk[r] == i:
-                            self.sell_lot(int(r))
+                    # a loss sale may split a replacement lot of the name (wash sale): repeat
+                    # until no lot of it is left
+                    while (held := lg.open_rows()[lg.tk[lg.open_rows()] == i]).size:
+                        for r in held:
+                            if lg.shares[r] > SHARE_EPS:
+                                self.sell_lot(int(r))
             if t > v.start:
                 self.arm.on_day(self)
             values[t - v.start] = self.value()

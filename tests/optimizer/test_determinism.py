@@ -19,10 +19,14 @@ problems = [example_problem()] + [random_problem(s) for s in range(25)]
 problems += [random_problem(100 + s, n=80, lots=200, factors=5) for s in range(3)]
 h = hashlib.sha256()
 for p in problems:
-    # Both QP backends: PIQP (the default for problems without the TE cone) and Clarabel.
-    forced = dataclasses.replace(p, settings=dataclasses.replace(p.settings, qp_backend="clarabel"))
-    for q in (p, forced):
+    # Every backend: the interior-point method (default), its numpy statement, PIQP, Clarabel.
+    for backend in ("auto", "piqp", "clarabel"):
+        q = dataclasses.replace(p, settings=dataclasses.replace(p.settings, qp_backend=backend))
         h.update(solution_to_json(solve(q), timings=False).encode())
+import optimizer.ipm
+optimizer.ipm._ipm = None  # the numpy statement of the same method
+for p in problems[:6]:
+    h.update(solution_to_json(solve(p), timings=False).encode())
 print(h.hexdigest())
 """
 

@@ -79,6 +79,9 @@ KEEP_VALUE: float | None = None
 """Experimental."""
 BUNDLE = False
 BUNDLE_BASE = 10**9
+BUNDLE_ROUND = False
+BUNDLE_LOSS_ONLY = True
+TE_BUFFER = 1.0
 TE_TRIGGER = 1.1
 """Screen: solve when ex-ante tracking error exceeds this multiple of the cap."""
 
@@ -123,6 +126,7 @@ class OptimizerArm:
     last_month: int = -1
     statuses: dict[str, int] = field(default_factory=dict)
     keep_loss: FloatArray = field(default_factory=lambda: np.zeros(0))
+    te_now: float = 0.0
     bundles: dict[int, tuple[list[int], list[int]]] = field(default_factory=dict)
 
     # ---- the screen
@@ -283,7 +287,7 @@ class OptimizerArm:
             withdrawal=max(-cash, 0.0),
             settings=Settings(
                 risk_aversion=RISK_AVERSION,
-                te_max=self.te_max,
+                te_max=self.te_now,
                 fractional_shares=True,
                 min_trade=MIN_TRADE,
                 cash_max=CASH_MAX,
@@ -340,6 +344,11 @@ class OptimizerArm:
             if held != pids:
                 continue
             old = mine & ~rec & loss_lot
+            if BUNDLE_LOSS_ONLY and not bool(loss_lot[rec].all()):
+                continue
+            members = rec | old
+            if float(value_net[members].sum()) >= float(lg.basis[rows][members].sum()):
+                continue
             k_rec = np.flatnonzero(rec)
             k_old = np.flatnonzero(old)
             if len(k_rec) + len(k_old) < 2:
@@ -412,7 +421,9 @@ class OptimizerArm:
             return
         if not self.should_solve(sim, model):
             return
-        self.last_month = int(sim.md.dates[sim.t].astype("datetime64[M]").astype(np.int64))
+        month = int(sim.md.dates[sim.t].astype("datetime64[M]").astype(np.int64))
+        self.te_now = self.te_max if month != self.last_month else self.te_max * TE_BUFFER
+        self.last_month = month
         problem, u = self.build_problem(sim, model)
         t0 = time.perf_counter()
         sol = optimizer.solve(problem)
@@ -447,6 +458,10 @@ class OptimizerArm:
                     op = lg.open_rows()
                     in_r = np.isin(lg.purchase[op], pids)
                     total = float(lg.shares[o_rows].sum() + lg.shares[op][in_r].sum())
+                    q_r = float(lg.shares[op][in_r].sum())
+                    if BUNDLE_ROUND and left < q_r:
+                        sim.notes["bundle_round"] = sim.notes.get("bundle_round", 0.0) + 1.0
+                        left = q_r
                     if left < total * (1 - 1e-9):
                         sim.notes["bundle_partial"] = sim.notes.get("bundle_partial", 0.0) + 1.0
                     else:
