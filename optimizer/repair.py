@@ -151,12 +151,12 @@ def round_trades(
     budgets_on: bool,
     fixed_lots: BoolArray,
     turnover_on: bool = True,
-    excess: dict[str, float] | None = None,
+    relaxed_excess: dict[str, float] | None = None,
 ) -> RoundedTrades:
     """Round the continuous trades and restore cash and budgets (section 6 step 6).
 
     ``budgets_on`` / ``turnover_on``: whether those constraints are in force (not dropped by
-    the ladder). ``excess``: by how much the interior-point solution exceeded a relaxed
+    the ladder). ``relaxed_excess``: by how much the interior-point solution exceeded a relaxed
     ``turnover``, ``gain_budget`` or ``tax_budget`` (weight units); rounding keeps each at
     that relaxed level.
     """
@@ -190,7 +190,7 @@ def round_trades(
     loss_lot = prep.tax.gain < 0
     cls = prep.wash.classes
     min_trade = settings.min_trade
-    extra = excess or {}
+    extra = relaxed_excess or {}
     gain_room = prep.gain_room if budgets_on else None
     tax_room = prep.tax_room if budgets_on else None
     if gain_room is not None:
