@@ -687,9 +687,7 @@ def _solve_ipm(
     t_rep = time.perf_counter()
     budgets_on = "budgets" not in relaxed
     x, b, fix_lots, n_fixes = _fix_directions(prep, x, b, continuous.total, budgets_on, resolve)
-    rounded = round_trades(
-        prep, x, b, budgets_on=True, fixed_lots=fix_lots, relaxed_excess=kept
-    )
+    rounded = round_trades(prep, x, b, budgets_on=True, fixed_lots=fix_lots, relaxed_excess=kept)
     repair_seconds = time.perf_counter() - t_rep
     if rounded.failure:
         message = f"rounding could not keep a hard constraint: {rounded.failure}"
