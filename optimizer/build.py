@@ -137,15 +137,15 @@ def validate(problem: Problem) -> None:
     if problem.cost_rates is not None:
         costs = problem.cost_rates
         check(bool((costs >= 0).all() and (costs < 1).all()), "costs")
-    seen: set[int] = set()
-    for group in problem.equivalence_groups:
-        check(len(group.members) >= 1, "empty equivalence group")
-        for m in group.members:
-            check(0 <= m < n, "equivalence member index")
-            check(m not in seen, "equivalence groups overlap")
-            seen.add(m)
-    for trade in problem.recent_trades:
-        check(0 <= trade.security < n, "recent trade security index")
+    groups = problem.equivalence_groups
+    if groups:
+        check(all(group.members for group in groups), "empty equivalence group")
+        members = np.fromiter((m for g in groups for m in g.members), dtype=np.int64)
+        check(bool(((members >= 0) & (members < n)).all()), "equivalence member index")
+        check(len(np.unique(members)) == len(members), "equivalence groups overlap")
+    if problem.recent_trades:
+        traded = np.fromiter((t.security for t in problem.recent_trades), dtype=np.int64)
+        check(bool(((traded >= 0) & (traded < n)).all()), "recent trade security index")
     for gb in problem.group_bounds:
         check(bool(np.all((gb.members >= 0) & (gb.members < n))), "group bound members")
         check(gb.lower <= gb.upper, f"group bound {gb.name} lower <= upper")

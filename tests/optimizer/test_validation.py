@@ -1,0 +1,165 @@
+"""A malformed problem is rejected before any work, with an error that names what is wrong."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import re
+from collections.abc import Callable
+
+import numpy as np
+import pytest
+
+from optimizer import (
+    EquivalenceGroup,
+    GroupBound,
+    Problem,
+    RecentTrade,
+    RiskModel,
+    Settings,
+    Side,
+    solve,
+    solve_continuous,
+)
+from tests.optimizer.factories import AS_OF, lots_of, tiny
+
+
+def _good() -> Problem:
+    return tiny(
+        [10.0, 20.0, 30.0],
+        [0.3, 0.3, 0.3],
+        [(0, 100, 900.0, "2017-01-03"), (1, 50, 1100.0, "2018-05-01")],
+        cash=1000.0,
+    )
+
+
+def _lots(p: Problem, **kw: np.ndarray) -> Problem:
+    return dataclasses.replace(p, lots=dataclasses.replace(p.lots, **kw))  # type: ignore[arg-type]
+
+
+CASES: dict[str, tuple[Callable[[Problem], Problem], str]] = {
+    "no securities": (
+        lambda p: dataclasses.replace(
+            p,
+            security_ids=(),
+            prices=np.zeros(0),
+            targets=np.zeros(0),
+            lots=lots_of([], [], [], []),
+        ),
+        "no securities",
+    ),
+    "non-positive price": (
+        lambda p: dataclasses.replace(p, prices=np.array([10.0, 0.0, 30.0])),
+        "prices > 0",
+    ),
+    "nan price": (
+        lambda p: dataclasses.replace(p, prices=np.array([10.0, np.nan, 30.0])),
+        "prices > 0",
+    ),
+    "targets shape": (
+        lambda p: dataclasses.replace(p, targets=np.array([0.5, 0.5])),
+        "targets shape",
+    ),
+    "negative target": (
+        lambda p: dataclasses.replace(p, targets=np.array([0.5, -0.1, 0.3])),
+        "targets >= 0",
+    ),
+    "zero shares": (lambda p: _lots(p, shares=np.array([100.0, 0.0])), "lot shares > 0"),
+    "negative basis": (
+        lambda p: _lots(p, cost_basis=np.array([900.0, -1.0])),
+        "lot cost basis >= 0",
+    ),
+    "duplicate lot ids": (
+        lambda p: _lots(p, lot_id=np.array([7, 7], dtype=np.int64)),
+        "lot ids unique",
+    ),
+    "lot security out of range": (
+        lambda p: _lots(p, security=np.array([0, 3], dtype=np.int64)),
+        "lot security index",
+    ),
+    "acquired not a date": (
+        lambda p: _lots(p, acquired=np.array([1, 2], dtype=np.int64)),
+        "lots.acquired dtype",
+    ),
+    "negative cash": (lambda p: dataclasses.replace(p, cash=-1.0), "cash >= 0"),
+    "withdrawal of everything": (
+        lambda p: dataclasses.replace(p, withdrawal=1e9),
+        "base value (total - withdrawal) > 0",
+    ),
+    "cost rate of 100 %": (
+        lambda p: dataclasses.replace(p, cost_rates=np.array([0.0, 1.0, 0.0])),
+        "costs",
+    ),
+    "empty equivalence group": (
+        lambda p: dataclasses.replace(p, equivalence_groups=(EquivalenceGroup(members=()),)),
+        "empty equivalence group",
+    ),
+    "equivalence member out of range": (
+        lambda p: dataclasses.replace(p, equivalence_groups=(EquivalenceGroup(members=(0, 5)),)),
+        "equivalence member index",
+    ),
+    "overlapping equivalence groups": (
+        lambda p: dataclasses.replace(
+            p,
+            equivalence_groups=(
+                EquivalenceGroup(members=(0, 1)),
+                EquivalenceGroup(members=(1, 2)),
+            ),
+        ),
+        "equivalence groups overlap",
+    ),
+    "recent trade out of range": (
+        lambda p: dataclasses.replace(
+            p, recent_trades=(RecentTrade(security=9, trade_date=AS_OF, side=Side.BUY),)
+        ),
+        "recent trade security index",
+    ),
+    "group bound inverted": (
+        lambda p: dataclasses.replace(
+            p,
+            group_bounds=(
+                GroupBound("Tech", "sector", np.array([0, 1], dtype=np.int64), 0.5, 0.2),
+            ),
+        ),
+        "group bound Tech lower <= upper",
+    ),
+    "risk model of the wrong size": (
+        lambda p: dataclasses.replace(
+            p, risk_model=RiskModel(np.ones((2, 1)), np.eye(1), np.ones(2) * 0.01)
+        ),
+        "risk model loadings shape",
+    ),
+    "negative specific variance": (
+        lambda p: dataclasses.replace(
+            p, risk_model=RiskModel(np.ones((3, 1)), np.eye(1), np.array([0.01, -0.01, 0.01]))
+        ),
+        "specific var >= 0",
+    ),
+    "negative risk aversion": (
+        lambda p: dataclasses.replace(p, settings=Settings(risk_aversion=-1.0)),
+        "risk_aversion >= 0",
+    ),
+    "no iterations": (
+        lambda p: dataclasses.replace(p, settings=Settings(max_iter=0)),
+        "solver caps",
+    ),
+    "unknown backend": (
+        lambda p: dataclasses.replace(p, settings=Settings(qp_backend="osqp")),
+        "qp_backend is one of 'auto', 'ipm', 'piqp', 'clarabel'",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_malformed_problem_is_rejected_with_the_reason(case: str) -> None:
+    mutate, message = CASES[case]
+    bad = mutate(_good())
+    with pytest.raises(ValueError, match=re.escape(f"invalid problem 'tiny': {message}")):
+        solve(bad)
+    with pytest.raises(ValueError, match="invalid problem"):
+        solve_continuous(bad)
+
+
+def test_the_unmutated_problem_is_valid() -> None:
+    assert solve(_good()).status in ("optimal", "relaxed")
+    assert _good().as_of == AS_OF and isinstance(AS_OF, dt.date)
