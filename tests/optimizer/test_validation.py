@@ -34,7 +34,7 @@ def _good() -> Problem:
 
 
 def _lots(p: Problem, **kw: np.ndarray) -> Problem:
-    return dataclasses.replace(p, lots=dataclasses.replace(p.lots, **kw))  # type: ignore[arg-type]
+    return dataclasses.replace(p, lots=dataclasses.replace(p.lots, **kw))
 
 
 CASES: dict[str, tuple[Callable[[Problem], Problem], str]] = {

@@ -82,6 +82,7 @@ BUNDLE_BASE = 10**9
 BUNDLE_ROUND = False
 BUNDLE_LOSS_ONLY = True
 TE_BUFFER = 1.0
+BUNDLE_SCREEN = False
 TE_TRIGGER = 1.1
 """Screen: solve when ex-ante tracking error exceeds this multiple of the cap."""
 
@@ -114,6 +115,76 @@ def risk_model_for(md: MarketData, t: int) -> risk.FactorModelArrays | None:
     return _RISK_CACHE[key]
 
 
+@dataclass(frozen=True, eq=False)
+class Bundle:
+    """A name's purchases of the last 30 days and its other lots below basis."""
+
+    ticker: int
+    purchases: tuple[int, ...]
+    """In-window purchase ids, in order of acquisition."""
+    recent: IntArray
+    """Positions (in the ``rows`` given) of the lots of those purchases."""
+    old: IntArray
+    """Positions of the name's other lots below basis, largest loss per share first."""
+    last_buy: int
+    """Ordinal of the latest purchase."""
+    loss: float
+    """$ basis - value net of cost of all of them (> 0)."""
+    basis: float
+
+
+def find_bundles(sim: Sim, rows: IntArray) -> list[Bundle]:
+    """Names whose recent purchases are all held and that, sold whole with their loss lots,
+    realize a net loss (experimental)."""
+    md, lg = sim.md, sim.ledger
+    day = sim.day
+    col = _ticker_index(md.tickers)
+    win: dict[int, tuple[list[int], int]] = {}
+    for tr in reversed(lg.log):
+        if tr.day < day - WASH_DAYS:
+            break
+        if tr.kind != "B":
+            continue
+        i = col[tr.ticker]
+        pids, last = win.get(i, ([], -1))
+        pids.insert(0, int(tr.lot[1:]))
+        win[i] = (pids, max(last, tr.day))
+    if not win:
+        return []
+    alive = sim.alive()
+    tk = lg.tk[rows]
+    quoted = np.isfinite(md.close[sim.t, tk])
+    value_net = lg.shares[rows] * np.nan_to_num(md.close[sim.t, tk]) * (1.0 - COST_RATE)
+    basis = lg.basis[rows]
+    loss_lot = quoted & (value_net < basis)
+    out: list[Bundle] = []
+    for i, (pids, last) in sorted(win.items()):
+        if not alive[i] or int((md.groups[alive] == md.groups[i]).sum()) != 1:
+            continue
+        if not np.isfinite(md.close[sim.t, i]):
+            continue
+        mine = tk == i
+        rec = mine & np.isin(lg.purchase[rows], np.array(pids, dtype=np.int64))
+        held = {int(x) for x in lg.purchase[rows][rec].tolist()}
+        if held != set(pids):
+            continue
+        if BUNDLE_LOSS_ONLY and not bool(loss_lot[rec].all()):
+            continue
+        old = mine & ~rec & loss_lot
+        members = rec | old
+        k_rec = np.flatnonzero(rec)
+        k_old = np.flatnonzero(old)
+        if len(k_rec) + len(k_old) < 2:
+            continue
+        loss = float(basis[members].sum() - value_net[members].sum())
+        if loss <= 0.0:
+            continue
+        lps = (basis[k_old] - value_net[k_old]) / lg.shares[rows][k_old]
+        k_old = k_old[np.lexsort((k_old, -lps))]
+        out.append(Bundle(i, tuple(pids), k_rec, k_old, last, loss, float(basis[members].sum())))
+    return out
+
+
 @dataclass
 class OptimizerArm:
     """``opt_<daily|monthly>_te<bps>``: the engine rebalancing with a hard TE cap."""
@@ -144,7 +215,12 @@ class OptimizerArm:
             return 0.0
         grp = sim.md.groups[lg.tk[rows]]
         free = lg.last_buy[grp] < sim.day - WASH_DAYS
-        return float(loss[hit & free].sum())
+        total = float(loss[hit & free].sum())
+        if BUNDLE and BUNDLE_SCREEN:
+            for b in find_bundles(sim, lg.open_rows()):
+                if b.loss > LOSS_FRACTION * b.basis:
+                    total += b.loss
+        return total
 
     def ex_ante_te(self, sim: Sim, model: risk.FactorModelArrays) -> float:
         """Annual ex-ante TE of the current weights vs the benchmark (decimal)."""
@@ -309,24 +385,7 @@ class OptimizerArm:
         self, sim: Sim, problem: Problem, rows: IntArray, u: IntArray, pos: dict[int, int]
     ) -> Problem:
         """Experimental: merge a name's recent purchases and its loss lots into one lot."""
-        md, lg = sim.md, sim.ledger
-        day = sim.day
-        col = _ticker_index(md.tickers)
-        win: dict[int, tuple[set[int], int]] = {}
-        for tr in reversed(lg.log):
-            if tr.day < day - WASH_DAYS:
-                break
-            if tr.kind != "B":
-                continue
-            i = col[tr.ticker]
-            pids, last = win.get(i, (set(), -1))
-            pids.add(int(tr.lot[1:]))
-            win[i] = (pids, max(last, tr.day))
-        if not win:
-            return problem
-        px = np.nan_to_num(md.close[sim.t, lg.tk[rows]])
-        value_net = lg.shares[rows] * px * (1.0 - COST_RATE)
-        loss_lot = np.isfinite(md.close[sim.t, lg.tk[rows]]) & (value_net < lg.basis[rows])
+        lg = sim.ledger
         keep_rows = np.ones(len(rows), dtype=np.bool_)
         new_ids: list[int] = []
         new_sec: list[int] = []
@@ -335,45 +394,24 @@ class OptimizerArm:
         new_acq: list[int] = []
         drop_buys: set[int] = set()
         new_trades: list[RecentTrade] = []
-        for i, (pids, last) in sorted(win.items()):
-            if i not in pos or int((md.groups[u] == md.groups[i]).sum()) != 1:
+        for b in find_bundles(sim, rows):
+            if b.ticker not in pos:
                 continue
-            mine = lg.tk[rows] == i
-            rec = mine & np.isin(lg.purchase[rows], np.array(sorted(pids), dtype=np.int64))
-            held = {int(x) for x in lg.purchase[rows][rec].tolist()}
-            if held != pids:
-                continue
-            old = mine & ~rec & loss_lot
-            if BUNDLE_LOSS_ONLY and not bool(loss_lot[rec].all()):
-                continue
-            members = rec | old
-            if float(value_net[members].sum()) >= float(lg.basis[rows][members].sum()):
-                continue
-            k_rec = np.flatnonzero(rec)
-            k_old = np.flatnonzero(old)
-            if len(k_rec) + len(k_old) < 2:
-                continue
-            lps = (lg.basis[rows][k_old] - value_net[k_old]) / lg.shares[rows][k_old]
-            k_old = k_old[np.lexsort((k_old, -lps))]
-            order = [int(rows[k]) for k in k_rec] + [int(rows[k]) for k in k_old]
+            order = [int(rows[k]) for k in b.recent] + [int(rows[k]) for k in b.old]
             bid = BUNDLE_BASE + order[0]
-            rp: list[int] = []
-            for x in lg.purchase[rows][k_rec].tolist():
-                if x not in rp:
-                    rp.append(int(x))
-            self.bundles[bid] = (rp, [int(rows[k]) for k in k_old])
-            keep_rows[k_rec] = False
-            keep_rows[k_old] = False
+            self.bundles[bid] = (list(b.purchases), [int(rows[k]) for k in b.old])
+            keep_rows[b.recent] = False
+            keep_rows[b.old] = False
             new_ids.append(bid)
-            new_sec.append(pos[i])
+            new_sec.append(pos[b.ticker])
             new_sh.append(float(lg.shares[order].sum()))
             new_basis.append(float(lg.basis[order].sum()) / (1.0 - COST_RATE))
-            new_acq.append(int(lg.start[rows][k_rec].min()))
-            drop_buys.add(pos[i])
+            new_acq.append(int(lg.start[rows][b.recent].min()))
+            drop_buys.add(pos[b.ticker])
             new_trades.append(
                 RecentTrade(
-                    security=pos[i],
-                    trade_date=dt.date.fromordinal(last),
+                    security=pos[b.ticker],
+                    trade_date=dt.date.fromordinal(b.last_buy),
                     side=Side.BUY,
                     account_id=self.key,
                     lot_id=bid,
