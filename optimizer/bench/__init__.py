@@ -121,15 +121,18 @@ def format_table(results: dict[str, dict[str, Any]]) -> str:
         lines.append("| " + " | ".join(cells) + " |")
     lines.append("")
     lines.append(
-        "| case | build ms | clarabel ms | rest ms | repair (incl. re-solves) ms | statuses |"
+        "| case | build ms | solver ms | rest ms | repair (incl. re-solves) ms | statuses "
+        "| solves per account | solves (backend:status count) |"
     )
-    lines.append("|---|---|---|---|---|---|")
+    lines.append("|---|---|---|---|---|---|---|---|")
     for case, r in results.items():
         b = r["breakdown_median_ms"]
         st = ", ".join(f"{k} {v}" for k, v in r["statuses"].items())
+        solves = ", ".join(f"{k} {v}" for k, v in r.get("solves", {}).items())
         lines.append(
-            f"| {case} | {b['build']:.2f} | {b['clarabel']:.2f} | {b['rest']:.2f} | "
-            f"{b['repair_incl_resolves']:.2f} | {st} |"
+            f"| {case} | {b['build']:.2f} | {b['solver']:.2f} | {b['rest']:.2f} | "
+            f"{b['repair_incl_resolves']:.2f} | {st} | {r.get('solves_per_account', 0):.2f} "
+            f"| {solves} |"
         )
     return "\n".join(lines)
 

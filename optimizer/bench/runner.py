@@ -82,6 +82,8 @@ class _Outcome:
 
     status: str
     relaxed: tuple[str, ...]
+    solver_statuses: tuple[str, ...]
+    solver_backends: tuple[str, ...]
     continuous_total: float
     n_trades: int
     n_lot_sales: int
@@ -122,6 +124,8 @@ def run_case(case: str, accounts: int, reference: bool = True) -> dict[str, Any]
             _Outcome(
                 status=str(sol.status),
                 relaxed=sol.diagnostics.relaxed,
+                solver_statuses=sol.diagnostics.solver_statuses,
+                solver_backends=sol.diagnostics.solver_backends,
                 continuous_total=sol.objective_continuous.total,
                 n_trades=len(sol.trades),
                 n_lot_sales=len(sol.lot_sales),
@@ -152,11 +156,24 @@ def run_case(case: str, accounts: int, reference: bool = True) -> dict[str, Any]
         "max_iterations": int(iterations.max()),
         "breakdown_median_ms": {
             "build": float(np.median(build)) * 1e3,
-            "clarabel": float(np.median(solver)) * 1e3,
+            "solver": float(np.median(solver)) * 1e3,
             "repair_incl_resolves": float(np.median(repair)) * 1e3,
             "rest": float(np.median(wall - build - solver)) * 1e3,
         },
         "statuses": dict(sorted(statuses.items())),
+        # Every solve of every account: (backend, solver status) -> count; the ladder's
+        # backends (piqp, clarabel) appear only where the interior-point method failed.
+        "solves": {
+            f"{b}:{st}": c
+            for (b, st), c in sorted(
+                Counter(
+                    pair
+                    for o in outcomes
+                    for pair in zip(o.solver_backends, o.solver_statuses, strict=True)
+                ).items()
+            )
+        },
+        "solves_per_account": float(np.mean([len(o.solver_statuses) for o in outcomes])),
         "mean_trades": float(np.mean([o.n_trades for o in outcomes])),
         "mean_lot_sales": float(np.mean([o.n_lot_sales for o in outcomes])),
         "median_repair_objective_change": float(np.median([o.repair_change for o in outcomes])),
