@@ -158,7 +158,8 @@ def round_trades(
     ``budgets_on`` / ``turnover_on``: whether those constraints are in force (not dropped by
     the ladder). ``relaxed_excess``: by how much the interior-point solution exceeded a relaxed
     ``turnover``, ``gain_budget`` or ``tax_budget`` (weight units); rounding keeps each at
-    that relaxed level.
+    that relaxed level (``turnover`` only is passed by ``solve``: a relaxed budget is left to
+    the cash requirement, which is hard).
     """
     problem = prep.problem
     settings = problem.settings

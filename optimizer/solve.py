@@ -670,8 +670,10 @@ def _solve_ipm(
     relaxed = tuple(RUNGS[r] for r in relaxed_rungs)
     continuous = terms_at(prep, x, b)
     binding = _ipm_binding(sq, res)
-    # Rounding keeps a relaxed turnover cap or budget at the level the solution needed.
-    kept = {name: amount for name, rung, amount in excess if rung < 2}
+    # Rounding keeps a relaxed turnover cap at the level the solution needed (it only cuts
+    # buys for it, which raises cash); a relaxed budget is not enforced by rounding, which
+    # may need a gain sale more to meet the hard cash requirement.
+    kept = {name: amount for name, _rung, amount in excess if name == "turnover"}
 
     def resolve(sellable: BoolArray, buyable: BoolArray) -> tuple[FloatArray, FloatArray] | None:
         t0 = time.perf_counter()
@@ -687,7 +689,9 @@ def _solve_ipm(
     t_rep = time.perf_counter()
     budgets_on = "budgets" not in relaxed
     x, b, fix_lots, n_fixes = _fix_directions(prep, x, b, continuous.total, budgets_on, resolve)
-    rounded = round_trades(prep, x, b, budgets_on=True, fixed_lots=fix_lots, relaxed_excess=kept)
+    rounded = round_trades(
+        prep, x, b, budgets_on=budgets_on, fixed_lots=fix_lots, relaxed_excess=kept
+    )
     repair_seconds = time.perf_counter() - t_rep
     if rounded.failure:
         message = f"rounding could not keep a hard constraint: {rounded.failure}"

@@ -83,6 +83,7 @@ BUNDLE_ROUND = False
 BUNDLE_LOSS_ONLY = True
 TE_BUFFER = 1.0
 BUNDLE_SCREEN = False
+MARGINAL_RATES = False
 TE_TRIGGER = 1.1
 """Screen: solve when ex-ante tracking error exceeds this multiple of the cap."""
 
@@ -368,7 +369,7 @@ class OptimizerArm:
                 min_trade=MIN_TRADE,
                 cash_max=CASH_MAX,
             ),
-            tax_rates=TaxRates(ACTUAL_RATES.st(year), ACTUAL_RATES.lt(year)),
+            tax_rates=self.marginal_rates(sim, year),
             risk_model=rm,
             cost_rates=np.full(len(u), COST_RATE),
             do_not_trade=~np.isfinite(md.close[sim.t, u]),
@@ -436,6 +437,22 @@ class OptimizerArm:
         trades.sort(key=lambda t: (t.security, t.trade_date, t.side.value, t.realized_loss))
         sim.notes["bundles"] = sim.notes.get("bundles", 0.0) + len(new_ids)
         return dataclasses.replace(problem, lots=merged, recent_trades=tuple(trades))
+
+    @staticmethod
+    def marginal_rates(sim: Sim, year: int) -> TaxRates:
+        """Experimental: marginal rates given the year's realized results so far."""
+        r_s, r_l = ACTUAL_RATES.st(year), ACTUAL_RATES.lt(year)
+        if not MARGINAL_RATES:
+            return TaxRates(r_s, r_l)
+        tl = sim.ledger.tally(year)
+        s, g = tl.st_gain, tl.lt_gain
+        if s + g <= 0.0:
+            return TaxRates(r_s, r_s)
+        if s >= 0.0 and g >= 0.0:
+            return TaxRates(r_s, r_l)
+        if s < 0.0:
+            return TaxRates(r_l, r_l)
+        return TaxRates(r_s, r_s)
 
     @staticmethod
     def _purchase_lots(sim: Sim, rows: IntArray) -> dict[str, int]:
