@@ -350,7 +350,9 @@ class OptimizerArm:
         keep[lots.security[under]] = True
         value_net = lg.shares[rows] * np.nan_to_num(px_now) * (1.0 - COST_RATE)
         lot_loss = np.where(np.isfinite(px_now), np.maximum(lg.basis[rows] - value_net, 0.0), 0.0)
-        self.keep_loss = np.bincount(lots.security, weights=lot_loss, minlength=len(u)) * keep
+        self.keep_loss = (
+            np.bincount(lots.security, weights=lot_loss, minlength=len(u)).astype(np.float64) * keep
+        )
         cash = lg.cash
         year = today.year
         problem = Problem(
