@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import json
 import math
 
@@ -12,12 +13,14 @@ import pytest
 from optimizer import solve
 from optimizer.examples import example_problem
 from optimizer.jsonio import (
+    OMIT_DEFAULT,
     SCHEMA_VERSION,
     problem_from_json,
     problem_to_json,
     solution_from_json,
     solution_to_json,
 )
+from optimizer.types import RecentTrade, Side
 from tests.optimizer.factories import random_problem
 
 
@@ -65,3 +68,26 @@ def test_wrong_version_kind_or_field_is_rejected() -> None:
         solution_from_json(text)
     with pytest.raises(ValueError, match="unknown field"):
         problem_from_json(json.dumps({**data, "surprise": 1}))
+
+
+def test_recent_trade_lot_id_round_trips_and_is_omitted_when_unknown() -> None:
+    p = example_problem()
+    named = RecentTrade(0, p.as_of - dt.timedelta(days=3), Side.BUY, lot_id=102)
+    unnamed = RecentTrade(1, p.as_of - dt.timedelta(days=4), Side.BUY)
+    q = dataclasses.replace(p, recent_trades=(named, unnamed))
+    text = problem_to_json(q)
+    data = json.loads(text)
+    assert data["recent_trades"][0]["lot_id"] == 102
+    assert "lot_id" not in data["recent_trades"][1]  # files without lot ids keep their bytes
+    back = problem_from_json(text)
+    assert back.recent_trades == (named, unnamed)
+    assert problem_to_json(back) == text
+    # a file written before the field existed reads with lot_id None and writes the same bytes
+    old = problem_to_json(p)
+    assert '"lot_id"' not in json.dumps(json.loads(old)["recent_trades"])
+    assert problem_to_json(problem_from_json(old)) == old
+
+
+def test_omit_default_marker_matches_the_types() -> None:
+    field = next(f for f in dataclasses.fields(RecentTrade) if f.name == "lot_id")
+    assert field.metadata.get(OMIT_DEFAULT) is True
