@@ -161,6 +161,7 @@ def validate(problem: Problem) -> None:
     check(s.cash_target >= 0, "cash_target >= 0")
     check(s.te_max is None or s.te_max >= 0, "te_max >= 0")
     check(s.max_iter >= 1 and s.time_limit > 0, "solver caps")
+    check(s.resolve_max_iterations >= 0, "resolve_max_iterations >= 0")
     check(s.qp_backend in QP_BACKENDS, f"qp_backend is one of {', '.join(map(repr, QP_BACKENDS))}")
 
 

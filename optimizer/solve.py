@@ -676,6 +676,8 @@ def _solve_ipm(
     kept = {name: amount for name, _rung, amount in excess if name == "turnover"}
 
     def resolve(sellable: BoolArray, buyable: BoolArray) -> tuple[FloatArray, FloatArray] | None:
+        if res.iterations > settings.resolve_max_iterations:
+            return None  # a hard account: net its conflicts instead (Settings docs)
         t0 = time.perf_counter()
         is_lot = sq.var_lot >= 0
         keep = np.where(is_lot, sellable[np.maximum(sq.var_lot, 0)], buyable[sq.var_sec])

@@ -247,6 +247,12 @@ class Settings:
     instead would worsen the objective by more than this (objective units, i.e. a fraction of
     B: 1e-5 = $10 per $1M). The re-solve cannot beat the continuous optimum, so a smaller loss
     is not worth a second solve. 0 = always re-solve."""
+    resolve_max_iterations: int = field(default=30, metadata={"json_omit_default": True})
+    """Repair: the direction-fixing re-solve runs only after a first solve that converged in at
+    most this many interior-point iterations. A harder account (in practice one whose soft
+    constraints had to be relaxed: 25-70 iterations) has its conflicts netted instead, so that
+    no account costs much more than two ordinary solves (the batch's worst account sets the
+    deadline). 0 = never re-solve; a large value = always (the previous behaviour)."""
     max_iter: int = 100
     """Interior-point iteration cap per solve (every backend)."""
     time_limit: float = 5.0

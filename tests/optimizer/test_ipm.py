@@ -283,3 +283,23 @@ def test_elastic_optimum_equals_the_elastic_reference(kind: str, seed: int) -> N
     assert engine == pytest.approx(ref.objective, rel=1e-6)
     if kind == "turnover":
         assert relaxed, "a tenth of the turnover cap with a withdrawal cannot be met"
+
+
+@pytest.mark.parametrize("seed", [0, 1, 4])
+def test_a_hard_account_nets_its_conflicts_instead_of_re_solving(seed: int) -> None:
+    # The first solve needs more iterations than resolve_max_iterations (here: any): the
+    # direction conflicts are netted, so one solve only, and still no security is both bought
+    # and sold and no loss sale sits beside a buy of its wash-sale class.
+    p = random_account(seed)
+    usual = solve(p)
+    assert usual.diagnostics.solves == 2 and usual.diagnostics.direction_fixes > 0
+    capped = solve(
+        dataclasses.replace(p, settings=dataclasses.replace(p.settings, resolve_max_iterations=0))
+    )
+    assert capped.diagnostics.solves == 1
+    assert capped.diagnostics.direction_fixes == usual.diagnostics.direction_fixes
+    sold = {s.security for s in capped.lot_sales}
+    bought = {t.security for t in capped.trades if t.side == "buy"}
+    assert not sold & bought
+    # Netting only loses against the continuous optimum, never beats it.
+    assert capped.objective_after.total >= capped.objective_continuous.total - 1e-9
