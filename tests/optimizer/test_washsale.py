@@ -2,12 +2,13 @@
 
 import dataclasses
 import datetime as dt
+from collections.abc import Sequence
 
 import numpy as np
 import pytest
 
 from optimizer import solve
-from optimizer.types import EquivalenceGroup, RecentTrade, Side
+from optimizer.types import EquivalenceGroup, Problem, RecentTrade, Side
 from optimizer.washsale import wash_sale_blocks
 from tests.optimizer.factories import AS_OF, tiny
 
@@ -81,11 +82,11 @@ def test_latest_window_end_wins_whatever_the_order_of_trades() -> None:
 
 
 def _own(
-    lots: list[tuple[int, float, float, str]],
+    lots: Sequence[tuple[int, float, float, str]],
     trades: tuple[RecentTrade, ...],
     groups: tuple[EquivalenceGroup, ...] = (),
     targets: list[float] | None = None,
-):  # type: ignore[no-untyped-def]
+) -> Problem:
     return tiny(
         [10.0, 10.0, 10.0],
         targets if targets is not None else [0.3, 0.3, 0.3],
