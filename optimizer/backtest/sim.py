@@ -216,6 +216,20 @@ class Sim:
             self.sell_lot(r, q)
             need -= float(value[k]) * frac
 
+    def sell_all(self, ticker: int) -> None:
+        """Sell every lot of ``ticker`` at today's close. A loss sale may split a lot of the
+        same name bought in the last 30 days (its wash-sale replacement part becomes a new
+        lot), so the open lots are listed again until none is left."""
+        lg = self.ledger
+        while True:
+            rows = lg.open_rows()
+            rows = rows[lg.tk[rows] == ticker]
+            if rows.size == 0:
+                return
+            for r in rows.tolist():
+                if lg.shares[r] > SHARE_EPS:
+                    self.sell_lot(r)
+
     def handle_cash(self, drip: bool, respect_wash: bool) -> None:
         """The plain cash rule: reinvest today's dividends in the paying names, invest the rest
         above ``SWEEP_MIN`` pro rata to the benchmark, raise cash if negative.
@@ -262,12 +276,7 @@ class Sim:
                 for i in np.flatnonzero(
                     (md.last_quote == t) & (lg.position > SHARE_EPS) & (t < v.end)
                 ):
-                    # a loss sale may split a replacement lot of the name (wash sale): repeat
-                    # until no lot of it is left
-                    while (held := lg.open_rows()[lg.tk[lg.open_rows()] == i]).size:
-                        for r in held:
-                            if lg.shares[r] > SHARE_EPS:
-                                self.sell_lot(int(r))
+                    self.sell_all(int(i))
             if t > v.start:
                 self.arm.on_day(self)
             values[t - v.start] = self.value()

@@ -132,3 +132,34 @@ def test_benchmark_total_return_includes_the_dividend() -> None:
     caps = np.array([0.9, 1.0, 2.0])
     w = caps / caps.sum()
     assert r[8] == pytest.approx(float(w @ np.array([95 / 90 - 1, 0.1, 0.05])))
+
+
+class _Hold:
+    """An arm that never trades (the test drives the sim by hand)."""
+
+    key = "hold"
+    wash_sale = True
+
+    def on_day(self, sim: Sim) -> None:
+        return None
+
+
+def test_sell_all_sells_a_replacement_part_split_off_by_the_sale() -> None:
+    # Day 0: 30 A at $100 (lot L0). Day 5: 50 A at $90 (lot L1). Selling L0 at $90 is a loss;
+    # 30 of L1's shares (bought 5 days before) replace the 30 sold, so the rule splits them off
+    # as a new lot (L1.w1) carrying that loss. Selling "every lot of A" must sell it too, at a
+    # loss that includes the carried-over part: the net booked is all received minus all paid.
+    md = market()
+    sim = Sim(md, vintage(), _Hold())
+    lg = sim.ledger
+    sim.t = 0
+    lg.buy(sim.day, 0, 30.0, 100.0)
+    sim.t = 5
+    lg.buy(sim.day, 0, 50.0, 90.0)
+    sim.sell_all(0)
+    assert lg.labels == ["L0", "L1", "L1.w1"]
+    assert lg.position[0] == 0.0
+    assert not lg.shares[: lg.n_lots].any()
+    paid = 30 * 100 * (1 + C) + 50 * 90 * (1 + C)
+    received = 80 * 90 * (1 - C)
+    assert lg.net_realized_before_end == pytest.approx(received - paid)

@@ -14,16 +14,26 @@ On a rebalance day the arm states one problem for the account:
   monthly, converted to ANNUAL units (x 252); the arm does not trade before the first month-end
   of the data (2015-01-30) because no trailing history exists before it;
 * recent trades: the ledger's buys and loss sales of the last 30 days (wash-sale windows); a buy
-  names the lot it created (``RecentTrade.lot_id``) while that purchase is held in one lot, so
-  the engine may sell that lot at a loss when it is its class's only recent purchase (a
-  purchase is not its own replacement);
+  names the lot it created (``RecentTrade.lot_id``) while that purchase is held whole in one
+  lot, so the engine may sell that lot at a loss when it is its class's only recent purchase (a
+  purchase is not its own replacement; ``optimizer.washsale``);
+* bundles: a name whose purchases of the last 30 days are all still held, and which would
+  realize a net loss if those purchases were sold together with its lots below basis, is shown
+  to the engine as one lot (``find_bundles``): selling all of them on one day is no wash sale
+  (no replacement is left), a sale the engine cannot state lot by lot (each recent purchase
+  blocks the loss sales of the others); its sale is booked purchase by purchase, recent ones
+  first (``_sell_bundle``);
 * never buy: names holding a lot more than ``KEEP_HARVESTABLE`` below basis (a purchase would
   block harvesting it for 30 days); if that makes the TE cap infeasible, solved again without;
 * equivalence groups: share classes of one issuer present in the universe (substantially
   identical);
+* tax rates: the marginal rates of the year given its realized results so far
+  (``marginal_rates``: with outside gains, every $ realized in a year with a net loss moves the
+  tax at the short-term rate);
 * settings: the tax-aware objective (tax weight 1, cost weight 1, ``RISK_AVERSION``), the hard
-  tracking-error cap ``te_max`` (annual), post-trade cash at most ``CASH_MAX`` (soft), fractional
-  shares, ``MIN_TRADE`` $.
+  tracking-error cap of the day (``te_cap_today``: the arm's cap ``te_max`` (annual) at most,
+  ``TE_BAND`` x cap for new risk, never below the TE already held), post-trade cash at most
+  ``CASH_MAX`` (soft), fractional shares, ``MIN_TRADE`` $.
 
 The daily arms solve only on days that pass a documented screen (``should_solve``); on other
 days they hold. The monthly arm solves on month-ends.
@@ -44,7 +54,7 @@ import optimizer
 from optimizer import risk
 from optimizer.backtest.prices import MarketData, bench_weights
 from optimizer.backtest.sim import COST_RATE, Sim
-from optimizer.backtest.taxes import ACTUAL_RATES, SHARE_EPS, WASH_DAYS
+from optimizer.backtest.taxes import ACTUAL_RATES, SHARE_EPS, WASH_DAYS, YearTally
 from optimizer.types import (
     EquivalenceGroup,
     Lots,
@@ -60,7 +70,7 @@ from optimizer.types import (
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
 
-RISK_AVERSION = 4.0
+RISK_AVERSION = 8.0
 MIN_TRADE = 100.0
 CASH_MAX = 0.001
 """Soft cap on post-trade cash (fraction of the account): the arm stays invested."""
@@ -75,17 +85,14 @@ LOSS_GROWTH = 1.25
 KEEP_HARVESTABLE = 0.03
 """A name holding a lot whose value net of cost is more than this fraction below its basis is
 not bought (``never_buy``): a purchase would block harvesting that lot for 30 days."""
-KEEP_VALUE: float | None = None
-"""Experimental."""
-BUNDLE = False
-BUNDLE_BASE = 10**9
-BUNDLE_ROUND = False
-BUNDLE_LOSS_ONLY = True
-TE_BUFFER = 1.0
-BUNDLE_SCREEN = False
-MARGINAL_RATES = False
 TE_TRIGGER = 1.1
 """Screen: solve when ex-ante tracking error exceeds this multiple of the cap."""
+TE_BAND = 0.7
+"""A solve may raise ex-ante tracking error up to this fraction of the cap; tracking error that
+prices or a new risk model moved above it is kept (up to the cap) instead of being traded down
+(``te_cap_today``)."""
+BUNDLE_ID_BASE = 10**9
+"""Lot id of a bundle = this + the ledger row of its first lot (ledger rows stay far below)."""
 
 ORDINAL_EPOCH = np.datetime64("0001-01-01", "D")
 """datetime64 of date ordinal 1."""
@@ -116,73 +123,97 @@ def risk_model_for(md: MarketData, t: int) -> risk.FactorModelArrays | None:
     return _RISK_CACHE[key]
 
 
+def te_cap_today(te_now: float, cap: float) -> float:
+    """The engine's TE cap for a solve when the holdings' ex-ante TE is ``te_now``: the arm's
+    ``cap`` at most; ``TE_BAND x cap`` for new active risk; never below ``te_now``.
+
+    A solve thus never has to sell (and realize gains) to bring down tracking error that is
+    within the arm's cap, and leaves headroom for the drift and the monthly change of risk model
+    that would otherwise force such sales; above the cap it brings TE down to the cap. The cap
+    holds after every solve."""
+    return min(cap, max(TE_BAND * cap, te_now))
+
+
+def marginal_rates(st_gain: float, lt_gain: float, year: int) -> TaxRates:
+    """Marginal tax rates (actual rates, outside gains absorb net losses) of a $ realized now,
+    given the year's net short- and long-term results so far ($, signed).
+
+    Netting (``taxes.year_tax``): a year with a net loss saves the short-term rate on it, so
+    while the year's total is a loss (or nothing is realized yet) every $ of either term moves
+    the tax at the short-term rate; when both nets are gains each term has its own rate; when
+    one is a loss that the other's gain absorbs, both move at the gain's rate."""
+    r_s, r_l = ACTUAL_RATES.st(year), ACTUAL_RATES.lt(year)
+    if st_gain + lt_gain <= 0.0:
+        return TaxRates(r_s, r_s)
+    if st_gain >= 0.0 and lt_gain >= 0.0:
+        return TaxRates(r_s, r_l)
+    if st_gain < 0.0:
+        return TaxRates(r_l, r_l)
+    return TaxRates(r_s, r_s)
+
+
 @dataclass(frozen=True, eq=False)
 class Bundle:
-    """A name's purchases of the last 30 days and its other lots below basis."""
+    """A name's purchases of the last 30 days, all held, and its other lots below basis: sold
+    together they realize a net loss and leave no replacement purchase."""
 
     ticker: int
     purchases: tuple[int, ...]
-    """In-window purchase ids, in order of acquisition."""
+    """Ledger purchase ids of the last 30 days, in order of acquisition."""
     recent: IntArray
-    """Positions (in the ``rows`` given) of the lots of those purchases."""
+    """Open ledger rows of those purchases."""
     old: IntArray
-    """Positions of the name's other lots below basis, largest loss per share first."""
+    """The name's other open rows below basis (net of cost), largest loss per share first."""
     last_buy: int
-    """Ordinal of the latest purchase."""
-    loss: float
-    """$ basis - value net of cost of all of them (> 0)."""
-    basis: float
+    """Ordinal day of the latest purchase (the wash-sale window the bundle's buy states)."""
 
 
 def find_bundles(sim: Sim, rows: IntArray) -> list[Bundle]:
-    """Names whose recent purchases are all held and that, sold whole with their loss lots,
-    realize a net loss (experimental)."""
+    """Bundles of today among the open ledger ``rows``, by ticker.
+
+    A name qualifies when it is the only member of its equivalence group still in the
+    universe, has a quote today, every purchase of it in the last 30 days is held whole (no
+    share of it sold), selling those purchases and its loss lots realizes a net loss (net of
+    cost), and that is at least two lots (one lot alone is the engine's own-purchase rule)."""
     md, lg = sim.md, sim.ledger
-    day = sim.day
     col = _ticker_index(md.tickers)
-    win: dict[int, tuple[list[int], int]] = {}
+    bought: dict[int, tuple[list[int], float, int]] = {}
     for tr in reversed(lg.log):
-        if tr.day < day - WASH_DAYS:
+        if tr.day < sim.day - WASH_DAYS:
             break
-        if tr.kind != "B":
-            continue
-        i = col[tr.ticker]
-        pids, last = win.get(i, ([], -1))
-        pids.insert(0, int(tr.lot[1:]))
-        win[i] = (pids, max(last, tr.day))
-    if not win:
+        if tr.kind == "B":
+            i = col[tr.ticker]
+            pids, shares, last = bought.get(i, ([], 0.0, tr.day))
+            pids.insert(0, int(tr.lot[1:]))
+            bought[i] = (pids, shares + tr.shares, last)
+    if not bought:
         return []
     alive = sim.alive()
+    alive_groups = md.groups[alive]
     tk = lg.tk[rows]
-    quoted = np.isfinite(md.close[sim.t, tk])
-    value_net = lg.shares[rows] * np.nan_to_num(md.close[sim.t, tk]) * (1.0 - COST_RATE)
-    basis = lg.basis[rows]
-    loss_lot = quoted & (value_net < basis)
+    px = md.close[sim.t]
+    value_net = lg.shares[rows] * np.nan_to_num(px[tk]) * (1.0 - COST_RATE)
+    below = np.isfinite(px[tk]) & (value_net < lg.basis[rows])
     out: list[Bundle] = []
-    for i, (pids, last) in sorted(win.items()):
-        if not alive[i] or int((md.groups[alive] == md.groups[i]).sum()) != 1:
+    for i, (pids, shares, last) in sorted(bought.items()):
+        if not alive[i] or not np.isfinite(px[i]):
             continue
-        if not np.isfinite(md.close[sim.t, i]):
+        if int((alive_groups == md.groups[i]).sum()) != 1:
             continue
         mine = tk == i
-        rec = mine & np.isin(lg.purchase[rows], np.array(pids, dtype=np.int64))
-        held = {int(x) for x in lg.purchase[rows][rec].tolist()}
-        if held != set(pids):
+        recent = mine & np.isin(lg.purchase[rows], np.asarray(pids, dtype=np.int64))
+        if abs(float(lg.shares[rows[recent]].sum()) - shares) > SHARE_EPS * max(1.0, shares):
+            continue  # part of a recent purchase was sold
+        old = mine & ~recent & below
+        members = recent | old
+        if int(members.sum()) < 2:
             continue
-        if BUNDLE_LOSS_ONLY and not bool(loss_lot[rec].all()):
+        if float(value_net[members].sum()) >= float(lg.basis[rows[members]].sum()):
             continue
-        old = mine & ~rec & loss_lot
-        members = rec | old
-        k_rec = np.flatnonzero(rec)
         k_old = np.flatnonzero(old)
-        if len(k_rec) + len(k_old) < 2:
-            continue
-        loss = float(basis[members].sum() - value_net[members].sum())
-        if loss <= 0.0:
-            continue
-        lps = (basis[k_old] - value_net[k_old]) / lg.shares[rows][k_old]
-        k_old = k_old[np.lexsort((k_old, -lps))]
-        out.append(Bundle(i, tuple(pids), k_rec, k_old, last, loss, float(basis[members].sum())))
+        per_share = (lg.basis[rows[k_old]] - value_net[k_old]) / lg.shares[rows[k_old]]
+        k_old = k_old[np.lexsort((k_old, -per_share))]
+        out.append(Bundle(i, tuple(pids), rows[recent], rows[k_old], last))
     return out
 
 
@@ -197,9 +228,8 @@ class OptimizerArm:
     loss_left: float = 0.0
     last_month: int = -1
     statuses: dict[str, int] = field(default_factory=dict)
-    keep_loss: FloatArray = field(default_factory=lambda: np.zeros(0))
-    te_now: float = 0.0
-    bundles: dict[int, tuple[list[int], list[int]]] = field(default_factory=dict)
+    bundles: dict[int, Bundle] = field(default_factory=dict)
+    """Bundle lot id -> bundle, of the problem last stated."""
 
     # ---- the screen
     def harvestable(self, sim: Sim) -> float:
@@ -216,12 +246,7 @@ class OptimizerArm:
             return 0.0
         grp = sim.md.groups[lg.tk[rows]]
         free = lg.last_buy[grp] < sim.day - WASH_DAYS
-        total = float(loss[hit & free].sum())
-        if BUNDLE and BUNDLE_SCREEN:
-            for b in find_bundles(sim, lg.open_rows()):
-                if b.loss > LOSS_FRACTION * b.basis:
-                    total += b.loss
-        return total
+        return float(loss[hit & free].sum())
 
     def ex_ante_te(self, sim: Sim, model: risk.FactorModelArrays) -> float:
         """Annual ex-ante TE of the current weights vs the benchmark (decimal)."""
@@ -282,9 +307,15 @@ class OptimizerArm:
         return np.array([index[md.tickers[i]] for i in u], dtype=np.int64)
 
     def build_problem(
-        self, sim: Sim, model: risk.FactorModelArrays, keep_harvestable: bool = True
+        self,
+        sim: Sim,
+        model: risk.FactorModelArrays,
+        keep_harvestable: bool = True,
+        te_max: float | None = None,
     ) -> tuple[Problem, IntArray]:
-        """The engine's problem for today and the universe (ticker indexes, problem order)."""
+        """The engine's problem for today and the universe (ticker indexes, problem order).
+
+        ``te_max``: the TE cap of this solve (default the arm's cap)."""
         md, lg = sim.md, sim.ledger
         u, pos = self._universe(sim)
         day = sim.day
@@ -348,13 +379,9 @@ class OptimizerArm:
         )
         keep = np.zeros(len(u), dtype=np.bool_)
         keep[lots.security[under]] = True
-        value_net = lg.shares[rows] * np.nan_to_num(px_now) * (1.0 - COST_RATE)
-        lot_loss = np.where(np.isfinite(px_now), np.maximum(lg.basis[rows] - value_net, 0.0), 0.0)
-        self.keep_loss = (
-            np.bincount(lots.security, weights=lot_loss, minlength=len(u)).astype(np.float64) * keep
-        )
         cash = lg.cash
         year = today.year
+        ytd = lg.years.get(year, YearTally())
         problem = Problem(
             account_id=f"{sim.v.label}:{self.key}",
             as_of=today,
@@ -366,12 +393,12 @@ class OptimizerArm:
             withdrawal=max(-cash, 0.0),
             settings=Settings(
                 risk_aversion=RISK_AVERSION,
-                te_max=self.te_now,
+                te_max=self.te_max if te_max is None else te_max,
                 fractional_shares=True,
                 min_trade=MIN_TRADE,
                 cash_max=CASH_MAX,
             ),
-            tax_rates=self.marginal_rates(sim, year),
+            tax_rates=marginal_rates(ytd.st_gain, ytd.lt_gain, year),
             risk_model=rm,
             cost_rates=np.full(len(u), COST_RATE),
             do_not_trade=~np.isfinite(md.close[sim.t, u]),
@@ -379,88 +406,94 @@ class OptimizerArm:
             recent_trades=tuple(recent[k] for k in sorted(recent)),
             equivalence_groups=tuple(groups),
         )
-        self.bundles = {}
-        if BUNDLE:
-            problem = self._bundle(sim, problem, rows, u, pos)
-        return problem, u
+        return self._with_bundles(sim, problem, rows, pos), u
 
-    def _bundle(
-        self, sim: Sim, problem: Problem, rows: IntArray, u: IntArray, pos: dict[int, int]
+    def _with_bundles(
+        self, sim: Sim, problem: Problem, rows: IntArray, pos: dict[int, int]
     ) -> Problem:
-        """Experimental: merge a name's recent purchases and its loss lots into one lot."""
+        """``problem`` with each bundle's lots replaced by one lot (shares and basis summed,
+        acquired = its recent purchases' earliest holding-period start) and the name's buys of
+        the last 30 days by one buy of that lot on the day of the latest (so the engine may
+        sell it at a loss: its own purchase is the class's only one). Rows = lot ids."""
         lg = sim.ledger
-        keep_rows = np.ones(len(rows), dtype=np.bool_)
-        new_ids: list[int] = []
-        new_sec: list[int] = []
-        new_sh: list[float] = []
-        new_basis: list[float] = []
-        new_acq: list[int] = []
-        drop_buys: set[int] = set()
-        new_trades: list[RecentTrade] = []
-        for b in find_bundles(sim, rows):
-            if b.ticker not in pos:
-                continue
-            order = [int(rows[k]) for k in b.recent] + [int(rows[k]) for k in b.old]
-            bid = BUNDLE_BASE + order[0]
-            self.bundles[bid] = (list(b.purchases), [int(rows[k]) for k in b.old])
-            keep_rows[b.recent] = False
-            keep_rows[b.old] = False
-            new_ids.append(bid)
-            new_sec.append(pos[b.ticker])
-            new_sh.append(float(lg.shares[order].sum()))
-            new_basis.append(float(lg.basis[order].sum()) / (1.0 - COST_RATE))
-            new_acq.append(int(lg.start[rows][b.recent].min()))
-            drop_buys.add(pos[b.ticker])
-            new_trades.append(
+        self.bundles = {}
+        bundles = [b for b in find_bundles(sim, rows) if b.ticker in pos]
+        if not bundles:
+            return problem
+        lots = problem.lots
+        keep = ~np.isin(lots.lot_id, np.concatenate([np.r_[b.recent, b.old] for b in bundles]))
+        ids, secs, shares, basis, start = [], [], [], [], []
+        buys: list[RecentTrade] = []
+        for b in bundles:
+            members = np.r_[b.recent, b.old]
+            lot_id = BUNDLE_ID_BASE + int(members.min())
+            self.bundles[lot_id] = b
+            ids.append(lot_id)
+            secs.append(pos[b.ticker])
+            shares.append(float(lg.shares[members].sum()))
+            basis.append(float(lg.basis[members].sum()) / (1.0 - COST_RATE))
+            start.append(int(lg.start[b.recent].min()))
+            buys.append(
                 RecentTrade(
                     security=pos[b.ticker],
                     trade_date=dt.date.fromordinal(b.last_buy),
                     side=Side.BUY,
                     account_id=self.key,
-                    lot_id=bid,
+                    lot_id=lot_id,
                 )
             )
-        if not new_ids:
-            return problem
-        lots = problem.lots
-        k = np.flatnonzero(keep_rows)
-        acq = ORDINAL_EPOCH + (np.array(new_acq, dtype=np.int64) - 1).astype("timedelta64[D]")
-        merged = Lots(
-            lot_id=np.concatenate([lots.lot_id[k], np.array(new_ids, dtype=np.int64)]),
-            security=np.concatenate([lots.security[k], np.array(new_sec, dtype=np.int64)]),
-            shares=np.concatenate([lots.shares[k], np.array(new_sh)]),
-            cost_basis=np.concatenate([lots.cost_basis[k], np.array(new_basis)]),
-            acquired=np.concatenate([lots.acquired[k], acq]),
-        )
+        bundled = {pos[b.ticker] for b in bundles}
         trades = [
-            t for t in problem.recent_trades if not (t.side == Side.BUY and t.security in drop_buys)
+            t for t in problem.recent_trades if not (t.side == Side.BUY and t.security in bundled)
         ]
-        trades.extend(new_trades)
+        trades.extend(buys)
         trades.sort(key=lambda t: (t.security, t.trade_date, t.side.value, t.realized_loss))
-        sim.notes["bundles"] = sim.notes.get("bundles", 0.0) + len(new_ids)
+        merged = Lots(
+            lot_id=np.concatenate([lots.lot_id[keep], np.array(ids, dtype=np.int64)]),
+            security=np.concatenate([lots.security[keep], np.array(secs, dtype=np.int64)]),
+            shares=np.concatenate([lots.shares[keep], np.array(shares)]),
+            cost_basis=np.concatenate([lots.cost_basis[keep], np.array(basis)]),
+            acquired=np.concatenate(
+                [
+                    lots.acquired[keep],
+                    ORDINAL_EPOCH + (np.array(start, dtype=np.int64) - 1).astype("timedelta64[D]"),
+                ]
+            ),
+        )
         return dataclasses.replace(problem, lots=merged, recent_trades=tuple(trades))
 
-    @staticmethod
-    def marginal_rates(sim: Sim, year: int) -> TaxRates:
-        """Experimental: marginal rates given the year's realized results so far."""
-        r_s, r_l = ACTUAL_RATES.st(year), ACTUAL_RATES.lt(year)
-        if not MARGINAL_RATES:
-            return TaxRates(r_s, r_l)
-        tl = sim.ledger.tally(year)
-        s, g = tl.st_gain, tl.lt_gain
-        if s + g <= 0.0:
-            return TaxRates(r_s, r_s)
-        if s >= 0.0 and g >= 0.0:
-            return TaxRates(r_s, r_l)
-        if s < 0.0:
-            return TaxRates(r_l, r_l)
-        return TaxRates(r_s, r_s)
+    def _sell_bundle(self, sim: Sim, bundle: Bundle, shares: float) -> None:
+        """Sell ``shares`` of a bundle: its recent purchases first, in order of acquisition
+        (including any part a wash-sale match split off into a new lot today), then its loss
+        lots, largest loss per share first. Sold whole, no replacement is left and the net loss
+        is booked in full (an earlier sale's disallowed loss moves into a recent lot sold after
+        it); sold in part, the ledger defers what the rule disallows."""
+        lg = sim.ledger
+        left = shares
+        sim.notes["bundle_sales"] = sim.notes.get("bundle_sales", 0.0) + 1.0
+        for pid in bundle.purchases:
+            while left > SHARE_EPS:
+                rows = lg.open_rows()
+                rows = rows[(lg.purchase[rows] == pid) & (lg.tk[rows] == bundle.ticker)]
+                if rows.size == 0:
+                    break
+                q = min(left, float(lg.shares[rows[0]]))
+                sim.sell_lot(int(rows[0]), q)
+                left -= q
+        for row in bundle.old.tolist():
+            q = min(left, float(lg.shares[row]))
+            if q > SHARE_EPS:
+                sim.sell_lot(row, q)
+                left -= q
+        if left > 1e-6 * max(1.0, shares):
+            sim.notes["bundle_short"] = sim.notes.get("bundle_short", 0.0) + 1.0
 
     @staticmethod
     def _purchase_lots(sim: Sim, rows: IntArray) -> dict[str, int]:
-        """Purchase label (``L<k>``, as in the trade log) -> the open lot row holding it, for
-        purchases held whole in one lot (a wash-sale match may have split a purchase into
-        ``L<k>`` and ``L<k>.w<j>``; such a purchase names no lot)."""
+        """Purchase label (``L<k>``, as in the trade log) -> the open lot row that holds it, for
+        purchases held whole in one lot. (A wash-sale match splits a purchase into ``L<k>`` and
+        ``L<k>.w<j>``; such a purchase names no lot, and its buy blocks every loss sale of its
+        group, as the engine's rule for a buy without a lot id.)"""
         lg = sim.ledger
         count: dict[int, int] = {}
         for pid in lg.purchase[rows].tolist():
@@ -478,29 +511,16 @@ class OptimizerArm:
             return
         if not self.should_solve(sim, model):
             return
-        month = int(sim.md.dates[sim.t].astype("datetime64[M]").astype(np.int64))
-        self.te_now = self.te_max if month != self.last_month else self.te_max * TE_BUFFER
-        self.last_month = month
-        problem, u = self.build_problem(sim, model)
+        self.last_month = int(sim.md.dates[sim.t].astype("datetime64[M]").astype(np.int64))
+        cap = te_cap_today(self.ex_ante_te(sim, model), self.te_max)
+        problem, u = self.build_problem(sim, model, te_max=cap)
         t0 = time.perf_counter()
         sol = optimizer.solve(problem)
         if "tracking_error" in sol.diagnostics.relaxed and KEEP_HARVESTABLE >= 0.0:
             # keeping loss names unbought made the cap infeasible: allow every buy instead
             sim.notes["retry_buy_all"] = sim.notes.get("retry_buy_all", 0.0) + 1.0
-            problem, u = self.build_problem(sim, model, keep_harvestable=False)
+            problem, u = self.build_problem(sim, model, keep_harvestable=False, te_max=cap)
             sol = optimizer.solve(problem)
-        elif KEEP_VALUE is not None and problem.never_buy is not None and problem.never_buy.any():
-            free = dataclasses.replace(problem, never_buy=None)
-            sol_free = optimizer.solve(free)
-            bought = np.zeros(len(u), dtype=np.bool_)
-            for trade in sol_free.trades:
-                if trade.side == Side.BUY:
-                    bought[trade.security] = True
-            worth = KEEP_VALUE * problem.tax_rates.short_term * float(self.keep_loss[bought].sum())
-            cost = (sol.objective_after.total - sol_free.objective_after.total) * problem.base_value
-            if sol_free.status in (Status.OPTIMAL, Status.RELAXED) and cost > worth:
-                sim.notes["keep_released"] = sim.notes.get("keep_released", 0.0) + 1.0
-                problem, sol = free, sol_free
         sim.solve_ms.append((time.perf_counter() - t0) * 1000.0)
         self.statuses[sol.status.value] = self.statuses.get(sol.status.value, 0) + 1
         sim.notes[f"status_{sol.status.value}"] = float(self.statuses[sol.status.value])
@@ -509,35 +529,9 @@ class OptimizerArm:
         if sol.status in (Status.OPTIMAL, Status.RELAXED):
             lg = sim.ledger
             for sale in sol.lot_sales:
-                if int(sale.lot_id) in self.bundles:
-                    pids, o_rows = self.bundles[int(sale.lot_id)]
-                    left = float(sale.shares)
-                    op = lg.open_rows()
-                    in_r = np.isin(lg.purchase[op], pids)
-                    total = float(lg.shares[o_rows].sum() + lg.shares[op][in_r].sum())
-                    q_r = float(lg.shares[op][in_r].sum())
-                    if BUNDLE_ROUND and left < q_r:
-                        sim.notes["bundle_round"] = sim.notes.get("bundle_round", 0.0) + 1.0
-                        left = q_r
-                    if left < total * (1 - 1e-9):
-                        sim.notes["bundle_partial"] = sim.notes.get("bundle_partial", 0.0) + 1.0
-                    else:
-                        sim.notes["bundle_whole"] = sim.notes.get("bundle_whole", 0.0) + 1.0
-                    for pid in pids:
-                        while left > SHARE_EPS:
-                            open_ = lg.open_rows()
-                            cand = open_[lg.purchase[open_] == pid]
-                            if not cand.size:
-                                break
-                            row = int(cand[0])
-                            q = min(left, float(lg.shares[row]))
-                            sim.sell_lot(row, q)
-                            left -= q
-                    for row in o_rows:
-                        q = min(left, float(lg.shares[row]))
-                        if q > SHARE_EPS:
-                            sim.sell_lot(row, q)
-                            left -= q
+                bundle = self.bundles.get(int(sale.lot_id))
+                if bundle is not None:
+                    self._sell_bundle(sim, bundle, float(sale.shares))
                     continue
                 row = int(sale.lot_id)
                 q = min(float(sale.shares), float(lg.shares[row]))
