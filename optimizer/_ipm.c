@@ -213,6 +213,7 @@ typedef struct {
     const Prob *P;
     Work *W;
     double gp, sgp;
+    int refine; /* refinement rounds allowed in this iteration */
     const Settings *st;
 } Ctx;
 
@@ -336,6 +337,9 @@ static void aug1(const Ctx *C, const double *r1, const double *r2, double *x, do
 /* aug1 plus iterative refinement against the exact products, while the residual is above
  * REFINE_TOL relative to the right-hand side (at most refine_steps rounds). */
 #define REFINE_TOL 1e-12
+#ifndef REFINE_MU
+#define REFINE_MU 1e-4
+#endif
 static void aug(const Ctx *C, const double *r1, const double *r2, double *x, double *y) {
     const Prob *P = C->P;
     Work *W = C->W;
@@ -345,7 +349,7 @@ static void aug(const Ctx *C, const double *r1, const double *r2, double *x, dou
     double rmax = 0.0;
     for (idx j = 0; j < nv; j++) if (fabs(r1[j]) > rmax) rmax = fabs(r1[j]);
     for (idx k = 0; k < pc; k++) if (fabs(r2[k]) > rmax) rmax = fabs(r2[k]);
-    for (int it = 0; it < C->st->refine_steps; it++) {
+    for (int it = 0; it < C->refine; it++) {
         h0mul(C, x, res1);
         for (idx j = 0; j < nv; j++) res1[j] = r1[j] - res1[j];
         for (idx k = 0; k < m1; k++) {
@@ -529,7 +533,8 @@ static int ipm(const Prob *P, const Settings *st, Work *W, int *iterations, doub
         W->a_max[k] = amax;
     }
 
-    Ctx C = {P, W, 0.0, 0.0, st};
+    Ctx C = {P, W, 0.0, 0.0, st, st->refine_steps};
+    double mu_first = -1.0;
     int it = 0;
     for (it = 1; it <= st->max_iter; it++) {
         eval_w(P, W, W->v);
@@ -579,6 +584,10 @@ static int ipm(const Prob *P, const Settings *st, Work *W, int *iterations, doub
             if (fabs(W->r_d[j]) > dres) dres = fabs(W->r_d[j]);
         }
         double mu = total_gap / (double)(n_pairs > 0 ? n_pairs : 1);
+        /* Refinement only once mu has fallen REFINE_MU below its first value: early
+         * directions need no more accuracy than the factorization gives. */
+        if (mu_first < 0.0) mu_first = mu;
+        C.refine = mu < REFINE_MU * mu_first ? st->refine_steps : 0;
         double lin_f = 0.0, risk_f = 0.0;
         for (idx j = 0; j < nv; j++) lin_f += P->c[j] * W->v[j];
         for (idx i = 0; i < n; i++) risk_f += W->d[i] * W->gv[i];

@@ -30,6 +30,9 @@ from optimizer.structured import StructuredQP
 from optimizer.types import BoolArray, FloatArray, IntArray
 
 REFINE_TOL = 1e-12
+REFINE_MU = 1e-4
+"""Refinement only once mu has fallen this far below its first value: early directions need
+no more accuracy than the factorization gives."""
 ALMOST = 1e3
 """An iterate within this factor of every tolerance is returned as ``AlmostSolved`` when the
 iterations stop without meeting them (residuals 1e-6, gap 1e-6 of the objective's scale)."""
@@ -229,11 +232,12 @@ class _Newton:
         y = np.linalg.solve(self.chol_s.T, np.linalg.solve(self.chol_s, rhs))
         return t - self.Y.T @ y, y
 
-    def solve(self, r1: FloatArray, r2: FloatArray) -> tuple[FloatArray, FloatArray]:
-        """aug1 plus iterative refinement against the exact products."""
+    def solve(self, r1: FloatArray, r2: FloatArray, refine: int) -> tuple[FloatArray, FloatArray]:
+        """aug1 plus at most ``refine`` rounds of iterative refinement against the exact
+        products."""
         x, y = self.aug1(r1, r2)
         rmax = max(float(np.max(np.abs(r1), initial=0.0)), float(np.max(np.abs(r2), initial=0.0)))
-        for _ in range(int(IPM_SETTINGS["refine_steps"])):
+        for _ in range(refine):
             res1 = r1 - self.h0mul(x) - self.Wt.T @ y
             res2 = r2 - self.Wt @ x + self.th_c * y
             emax = max(
@@ -313,6 +317,7 @@ def solve_numpy(q: StructuredQP, max_iter: int = 100) -> IpmResult:
     a_max = np.max(np.abs(q.A), axis=1, initial=0.0)
     m1 = rows.m1
     best, best_merit, best_it, stalled = pt, np.inf, 0, 0
+    mu_first = -1.0
     for it in range(1, max_iter + 1):
         w = rows.w_of(pt.v)
         d = w - q.t
@@ -334,6 +339,9 @@ def solve_numpy(q: StructuredQP, max_iter: int = 100) -> IpmResult:
         gap_e = np.where(elastic, pt.e * mlam, 0.0)
         total_gap = float(pt.v @ pt.zl + gap_u.sum() + pt.s @ pt.lam + gap_e.sum())
         mu = total_gap / max(n_pairs, 1)
+        if mu_first < 0:
+            mu_first = mu
+        refine = int(st["refine_steps"]) if mu < REFINE_MU * mu_first else 0
         scale = abs(float(q.c @ pt.v)) + abs(gamma * float(d @ gv)) + float(pen_f @ pt.e)
         # The dual residual relative to the size of the terms that make it up: with a large
         # multiplier (an elastic row at its penalty) their rounding alone exceeds 1e-9.
@@ -384,6 +392,7 @@ def solve_numpy(q: StructuredQP, max_iter: int = 100) -> IpmResult:
             mlam: FloatArray = mlam,
             r_ze: FloatArray = r_ze,
             r_u: FloatArray = r_u,
+            refine: int = refine,
             p: _Point = pt,
         ) -> _Point:
             """Newton direction for complementarity targets r_lo, r_hi, r_s, r_e."""
@@ -402,7 +411,7 @@ def solve_numpy(q: StructuredQP, max_iter: int = 100) -> IpmResult:
                 + r_lo / p.v
                 - np.where(has_ub, (r_hi - p.zu * r_u) / p.vu, 0.0)
             )
-            dv, dlam_c = newton.solve(r1, -rho[rows.coupled])
+            dv, dlam_c = newton.solve(r1, -rho[rows.coupled], refine)
             dw = rows.jv(dv)
             dlam = np.empty(rows.K)
             dlam[rows.coupled] = dlam_c
