@@ -694,40 +694,24 @@ def _solve_ipm(
     rounded = round_trades(
         prep, x, b, budgets_on=budgets_on, fixed_lots=fix_lots, relaxed_excess=kept
     )
-    repair_seconds = time.perf_counter() - t_rep
-    if rounded.failure:
-        message = f"rounding could not keep a hard constraint: {rounded.failure}"
-        return _no_trade(
-            prep,
-            Status.FALLBACK,
-            before,
-            blocked,
-            log,
-            message,
-            t_start,
-            relaxed,
-            sq.n_vars,
-            sq.n_rows,
-        )
-    status = Status.RELAXED if relaxed else Status.OPTIMAL
-    message = _relax_message(excess) if excess else ""
-    return _assemble(
+    return _finish(
         prep,
-        status,
-        before,
-        continuous,
-        rounded,
-        blocked,
         log,
-        message,
+        before,
+        blocked,
         t_start,
-        relaxed,
-        binding,
-        sq.n_vars,
-        sq.n_rows,
-        n_fixes,
-        repair_seconds,
-        relaxed_by=tuple((name, amount) for name, _rung, amount in excess),
+        _Outcome(
+            continuous=continuous,
+            rounded=rounded,
+            relaxed=relaxed,
+            message=_relax_message(excess) if excess else "",
+            binding=binding,
+            n_vars=sq.n_vars,
+            n_rows=sq.n_rows,
+            n_fixes=n_fixes,
+            repair_seconds=time.perf_counter() - t_rep,
+            relaxed_by=tuple((name, amount) for name, _rung, amount in excess),
+        ),
     )
 
 
@@ -816,30 +800,75 @@ def _solve_ladder(
         fixed_lots=fix_lots,
         turnover_on=chosen < 1,
     )
-    repair_seconds = time.perf_counter() - t_rep
-    if rounded.failure:
-        message = f"rounding could not keep a hard constraint: {rounded.failure}"
+    return _finish(
+        prep,
+        log,
+        before,
+        blocked,
+        t_start,
+        _Outcome(
+            continuous=continuous,
+            rounded=rounded,
+            relaxed=relaxed,
+            message="relaxed: " + ", ".join(relaxed) if relaxed else "",
+            binding=binding,
+            n_vars=n_vars,
+            n_rows=n_rows,
+            n_fixes=n_fixes,
+            repair_seconds=time.perf_counter() - t_rep,
+        ),
+    )
+
+
+@dataclass(frozen=True)
+class _Outcome:
+    """What a backend's solve and repair produced, for ``_finish``."""
+
+    continuous: ObjectiveTerms
+    rounded: RoundedTrades
+    relaxed: tuple[str, ...]
+    message: str
+    binding: tuple[str, ...]
+    n_vars: int
+    n_rows: int
+    n_fixes: int
+    repair_seconds: float
+    relaxed_by: tuple[tuple[str, float], ...] = ()
+
+
+def _finish(
+    prep: Prepared,
+    log: _Log,
+    before: ObjectiveTerms,
+    blocked: tuple[Blocked, ...],
+    t_start: float,
+    out: _Outcome,
+) -> Solution:
+    """The solution of a solved account, or no trade if rounding could not keep a hard
+    constraint (both backends end here)."""
+    if out.rounded.failure:
+        message = f"rounding could not keep a hard constraint: {out.rounded.failure}"
         return _no_trade(
-            prep, Status.FALLBACK, before, blocked, log, message, t_start, relaxed, n_vars, n_rows
-        )
-    status = Status.OPTIMAL if not relaxed else Status.RELAXED
-    message = "" if not relaxed else "relaxed: " + ", ".join(relaxed)
+            prep, Status.FALLBACK, before, blocked, log, message, t_start, out.relaxed,
+            out.n_vars, out.n_rows,
+        )  # fmt: skip
     return _assemble(
         prep,
-        status,
+        Status.RELAXED if out.relaxed else Status.OPTIMAL,
         before,
-        continuous,
-        rounded,
+        out.continuous,
+        out.rounded,
         blocked,
         log,
-        message,
+        out.message,
         t_start,
-        relaxed,
-        binding,
-        n_vars,
-        n_rows,
-        n_fixes,
-        repair_seconds,
+        out.relaxed,
+        out.binding,
+        out.n_vars,
+        out.n_rows,
+        out.n_fixes,
+        out.repair_seconds,
+        relaxed_by=out.relaxed_by,
     )
 
 
