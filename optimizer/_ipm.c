@@ -214,7 +214,6 @@ typedef struct {
     Work *W;
     double gp, sgp;
     int refine; /* refinement rounds allowed in this iteration */
-    const Settings *st;
 } Ctx;
 
 /* out = B^-1 y (stable per-security formula). */
@@ -307,31 +306,42 @@ static void w_t_mul(const Ctx *C, const double *x, double *out) {
     for (idx k = m1; k < pc; k++) out[k] = dot(W->Wz + (k - m1) * n, xw, n);
 }
 
-/* One solve of [H0 W; W' -Th] [x; y] = [r1; r2] (no refinement). */
-static void aug1(const Ctx *C, const double *r1, const double *r2, double *x, double *y) {
+/* x -= sum_k y_k (the coupled row k in variable space): the first m1 rows given over the
+ * variables (vrows, m1 x nv), the others over securities (wrows, (pc - m1) x n) and spread to
+ * each variable times coef_j. Serves aug1 (H0^-1 W y) and the refinement residual (W y). */
+static void sub_rows(const Ctx *C, const double *vrows, const double *wrows, const double *coef,
+                     const double *y, double *x) {
     const Prob *P = C->P;
     Work *W = C->W;
     idx nv = P->nv, n = P->n, pc = P->pc, m1 = P->m1;
-    h0inv(C, r1, x);
-    if (pc == 0) return;
-    w_t_mul(C, x, y);
-    for (idx k = 0; k < pc; k++) y[k] -= r2[k];
-    chol_solve(W->S, pc, y);
     for (idx k = 0; k < m1; k++) {
-        const double *yk = W->YA + k * nv;
+        const double *rk = vrows + k * nv;
         double a = y[k];
-        for (idx j = 0; j < nv; j++) x[j] -= yk[j] * a;
+        for (idx j = 0; j < nv; j++) x[j] -= rk[j] * a;
     }
     if (pc > m1) {
         double *acc = W->acc_w;
         for (idx i = 0; i < n; i++) acc[i] = 0.0;
         for (idx k = m1; k < pc; k++) {
-            const double *pk = W->Psi + (k - m1) * n;
+            const double *rk = wrows + (k - m1) * n;
             double a = y[k];
-            for (idx i = 0; i < n; i++) acc[i] += pk[i] * a;
+            for (idx i = 0; i < n; i++) acc[i] += rk[i] * a;
         }
-        for (idx j = 0; j < nv; j++) x[j] -= W->bjt[j] * acc[P->sec[j]];
+        for (idx j = 0; j < nv; j++) x[j] -= coef[j] * acc[P->sec[j]];
     }
+}
+
+/* One solve of [H0 W; W' -Th] [x; y] = [r1; r2] (no refinement). */
+static void aug1(const Ctx *C, const double *r1, const double *r2, double *x, double *y) {
+    const Prob *P = C->P;
+    Work *W = C->W;
+    idx pc = P->pc;
+    h0inv(C, r1, x);
+    if (pc == 0) return;
+    w_t_mul(C, x, y);
+    for (idx k = 0; k < pc; k++) y[k] -= r2[k];
+    chol_solve(W->S, pc, y);
+    sub_rows(C, W->YA, W->Psi, W->bjt, y, x);
 }
 
 /* aug1 plus iterative refinement against the exact products, while the residual is above
@@ -343,7 +353,7 @@ static void aug1(const Ctx *C, const double *r1, const double *r2, double *x, do
 static void aug(const Ctx *C, const double *r1, const double *r2, double *x, double *y) {
     const Prob *P = C->P;
     Work *W = C->W;
-    idx nv = P->nv, n = P->n, pc = P->pc, m1 = P->m1;
+    idx nv = P->nv, pc = P->pc;
     aug1(C, r1, r2, x, y);
     double *res1 = W->tmp_v2, *cx = W->tmp_v3, *res2 = W->tmp_c2, *cy = W->tmp_c3;
     double rmax = 0.0;
@@ -352,21 +362,7 @@ static void aug(const Ctx *C, const double *r1, const double *r2, double *x, dou
     for (int it = 0; it < C->refine; it++) {
         h0mul(C, x, res1);
         for (idx j = 0; j < nv; j++) res1[j] = r1[j] - res1[j];
-        for (idx k = 0; k < m1; k++) {
-            const double *ak = P->A + k * nv;
-            double yk = y[k];
-            for (idx j = 0; j < nv; j++) res1[j] -= ak[j] * yk;
-        }
-        if (pc > m1) {
-            double *acc = W->acc_w;
-            for (idx i = 0; i < n; i++) acc[i] = 0.0;
-            for (idx k = m1; k < pc; k++) {
-                const double *zk = W->Wz + (k - m1) * n;
-                double a = y[k];
-                for (idx i = 0; i < n; i++) acc[i] += zk[i] * a;
-            }
-            for (idx j = 0; j < nv; j++) res1[j] -= P->sg[j] * acc[P->sec[j]];
-        }
+        sub_rows(C, P->A, W->Wz, P->sg, y, res1);
         w_t_mul(C, x, res2);
         for (idx k = 0; k < pc; k++) res2[k] = r2[k] - res2[k] + W->theta[W->coupled[k]] * y[k];
         double emax = 0.0;
@@ -399,16 +395,13 @@ static void newton_step(const Ctx *C, int slot) {
         if (P->has_ub[j]) r -= (W->r_hi[j] - W->zu[j] * W->r_u[j]) / W->vu[j];
         W->r1[j] = r;
     }
-    double *r2 = W->tmp_c1, *yc = W->tmp_c2;
-    double ycopy[1];
-    (void)ycopy;
+    double *r2 = W->tmp_c1;
     for (idx k = 0; k < pc; k++) r2[k] = -W->rho[W->coupled[k]];
     double *dv = W->dv[slot], *dlam = W->dlam[slot];
     /* aug uses tmp_c2/tmp_c3 internally: give it its own y buffer (dlam's first pc slots
      * would alias), so solve into the tail of ds[slot] temporarily. */
     double *ybuf = W->ds[slot];
     aug(C, W->r1, r2, dv, ybuf);
-    (void)yc;
     for (idx i = 0; i < n; i++) W->dw[i] = 0.0;
     for (idx j = 0; j < nv; j++) W->dw[P->sec[j]] += P->sg[j] * dv[j];
     for (idx k = 0; k < pc; k++) dlam[W->coupled[k]] = ybuf[k];
@@ -533,7 +526,7 @@ static int ipm(const Prob *P, const Settings *st, Work *W, int *iterations, doub
         W->a_max[k] = amax;
     }
 
-    Ctx C = {P, W, 0.0, 0.0, st, st->refine_steps};
+    Ctx C = {.P = P, .W = W, .gp = 0.0, .sgp = 0.0, .refine = 0};
     double mu_first = -1.0;
     int it = 0;
     for (it = 1; it <= st->max_iter; it++) {
