@@ -151,15 +151,15 @@ def round_trades(
     budgets_on: bool,
     fixed_lots: BoolArray,
     turnover_on: bool = True,
-    relaxed_excess: dict[str, float] | None = None,
+    turnover_excess: float = 0.0,
 ) -> RoundedTrades:
     """Round the continuous trades and restore cash and budgets (section 6 step 6).
 
     ``budgets_on`` / ``turnover_on``: whether those constraints are in force (not dropped by
-    the ladder). ``relaxed_excess``: by how much the interior-point solution exceeded a relaxed
-    ``turnover``, ``gain_budget`` or ``tax_budget`` (weight units); rounding keeps each at
-    that relaxed level (``turnover`` only is passed by ``solve``: a relaxed budget is left to
-    the cash requirement, which is hard).
+    the ladder). ``turnover_excess``: by how much the interior-point solution exceeded a
+    relaxed turnover cap (weight units); rounding keeps the cap at that relaxed level (a
+    relaxed budget is dropped instead, ``budgets_on=False``: it is left to the cash
+    requirement, which is hard).
     """
     problem = prep.problem
     settings = problem.settings
@@ -191,19 +191,12 @@ def round_trades(
     loss_lot = prep.tax.gain < 0
     cls = prep.wash.classes
     min_trade = settings.min_trade
-    extra = relaxed_excess or {}
     gain_room = prep.gain_room if budgets_on else None
     tax_room = prep.tax_room if budgets_on else None
-    if gain_room is not None:
-        gain_room += extra.get("gain_budget", 0.0) * prep.base
-    if tax_room is not None:
-        tax_room += extra.get("tax_budget", 0.0) * prep.base
     # Cash may miss its requirement by float noise (CASH_TOL * B) but is never negative.
     cash_need = max(prep.cash_req - CASH_TOL, 0.0) * base
     cap = settings.turnover_max
-    turnover_cap = (
-        (cap + extra.get("turnover", 0.0)) * base if (turnover_on and cap is not None) else None
-    )
+    turnover_cap = (cap + turnover_excess) * base if (turnover_on and cap is not None) else None
     lot_order_gain = np.lexsort((np.arange(len(q)), -gain_ps))  # largest gain/share first
     lot_order_cheap = np.lexsort((np.arange(len(q)), tax_ps / lot_price, ~(gain_ps <= 0)))
 

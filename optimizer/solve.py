@@ -472,12 +472,8 @@ def _ipm_binding(sq: StructuredQP, res: IpmResult) -> tuple[str, ...]:
 def _relax_message(excess: list[tuple[str, int, float]]) -> str:
     parts = []
     for name, _rung, amount in excess:
-        if name == "tracking_error":
-            parts.append(f"tracking_error exceeded by {amount * 100:.4g} % TE")
-        elif name in ("gain_budget", "tax_budget"):
-            parts.append(f"{name} exceeded by {amount * 100:.4g} % of the account")
-        else:
-            parts.append(f"{name} exceeded by {amount * 100:.4g} % of the account")
+        unit = "TE" if name == "tracking_error" else "of the account"
+        parts.append(f"{name} exceeded by {amount * 100:.4g} % {unit}")
     return "relaxed: " + "; ".join(parts)
 
 
@@ -673,7 +669,7 @@ def _solve_ipm(
     # Rounding keeps a relaxed turnover cap at the level the solution needed (it only cuts
     # buys for it, which raises cash); a relaxed budget is not enforced by rounding, which
     # may need a gain sale more to meet the hard cash requirement.
-    kept = {name: amount for name, _rung, amount in excess if name == "turnover"}
+    turnover_excess = sum(amount for name, _rung, amount in excess if name == "turnover")
 
     def resolve(sellable: BoolArray, buyable: BoolArray) -> tuple[FloatArray, FloatArray] | None:
         if res.iterations > settings.resolve_max_iterations:
@@ -692,7 +688,7 @@ def _solve_ipm(
     budgets_on = "budgets" not in relaxed
     x, b, fix_lots, n_fixes = _fix_directions(prep, x, b, continuous.total, budgets_on, resolve)
     rounded = round_trades(
-        prep, x, b, budgets_on=budgets_on, fixed_lots=fix_lots, relaxed_excess=kept
+        prep, x, b, budgets_on=budgets_on, fixed_lots=fix_lots, turnover_excess=turnover_excess
     )
     return _finish(
         prep,
