@@ -59,10 +59,8 @@ class _Rows:
         self.mp = q.p_sec.shape[0]
         self.has_te = q.te2 >= 0
         self.K = self.m1 + self.m2 + self.mp + (1 if self.has_te else 0)
-        te = [q.te2] if self.has_te else []
-        te_pen = [q.te_pen] if self.has_te else []
-        self.beta = np.concatenate([q.a_beta, q.g_beta, q.p_beta, te])
-        self.pen = np.concatenate([q.a_pen, q.g_pen, q.p_pen, te_pen])
+        self.beta = q.row_beta
+        self.pen = q.row_pen
         self.p_lo = self.m1 + self.m2
         coupled = list(range(self.p_lo)) + ([self.K - 1] if self.has_te else [])
         self.coupled = np.array(coupled, dtype=np.int64)

@@ -458,7 +458,7 @@ def _ipm_excess(sq: StructuredQP, res: IpmResult) -> list[tuple[str, int, float]
 
 def _ipm_binding(sq: StructuredQP, res: IpmResult) -> tuple[str, ...]:
     """Rows at their bound (within ``BINDING_TOL``) at the continuous optimum."""
-    beta = np.concatenate([sq.a_beta, sq.g_beta, sq.p_beta, [sq.te2] if sq.te2 >= 0 else []])
+    beta = sq.row_beta
     value = res.row_value
     slack = beta - value
     hit = slack <= BINDING_TOL

@@ -114,6 +114,18 @@ class StructuredQP:
     def n_rows(self) -> int:
         return len(self.row_names)
 
+    @property
+    def row_beta(self) -> FloatArray:
+        """Right-hand side of every row in solver order (A, G, one-security, TE)."""
+        te = [self.te2] if self.te2 >= 0 else []
+        return np.concatenate([self.a_beta, self.g_beta, self.p_beta, te])
+
+    @property
+    def row_pen(self) -> FloatArray:
+        """Elastic penalty of every row in solver order (``inf``: hard)."""
+        te = [self.te_pen] if self.te2 >= 0 else []
+        return np.concatenate([self.a_pen, self.g_pen, self.p_pen, te])
+
 
 _U_CACHE: list[tuple[FloatArray, FloatArray, FloatArray]] = []
 

@@ -272,7 +272,7 @@ def test_elastic_optimum_equals_the_elastic_reference(kind: str, seed: int) -> N
     res = solve_structured(q, 100)
     assert res.status == "Solved"
     x, b = _point(p, q, res.v)
-    pens = np.concatenate([q.a_pen, q.g_pen, q.p_pen, [q.te_pen] if q.te2 >= 0 else []])
+    pens = q.row_pen
     elastic = np.isfinite(pens)
     engine = terms_at(prep, x, b).total + float(pens[elastic] @ res.row_excess[elastic])
     relaxed = bool(np.any(res.row_excess > 1e-7))
