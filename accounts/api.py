@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 from django.db.models import Prefetch, QuerySet
-from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 
+from accounts.filters import (
+    AccountFilterSet,
+    HouseholdFilterSet,
+    PositionFilterSet,
+    TaxLotFilterSet,
+)
 from accounts.models import Account, AccountFlag, Household, Position, TaxLot
-from accounts.selectors import with_valuation
+from accounts.selectors import positions_value_annotate
 from accounts.serializers import (
     AccountSerializer,
     HouseholdSerializer,
@@ -17,24 +21,22 @@ from accounts.serializers import (
 from rebalancer.api import FirmScopedViewSet
 
 
-def _id_params(*names: str) -> list[OpenApiParameter]:
-    return [
-        OpenApiParameter(name, OpenApiTypes.INT, description=f"Only rows of this {name} id.")
-        for name in names
-    ]
-
-
 class HouseholdViewSet(FirmScopedViewSet[Household]):
+    """Households of your firm (an advisor: the households assigned to you)."""
+
     queryset = Household.objects.all()
     serializer_class = HouseholdSerializer
+    filterset_class = HouseholdFilterSet
     ordering = ("name", "pk")
 
 
-@extend_schema_view(list=extend_schema(parameters=_id_params("household")))
 class AccountViewSet(FirmScopedViewSet[Account]):
+    """Client accounts with their household, advisor, registration, status, cash and flags."""
+
     queryset = Account.objects.all()
     serializer_class = AccountSerializer
-    int_filters = {"household": "household_id"}
+    filterset_class = AccountFilterSet
+    ordering = ("household__name", "household_id", "account_number", "pk")
 
     def refine_queryset(self, queryset: QuerySet[Account]) -> QuerySet[Account]:
         flags = AccountFlag.objects.for_user(self.request.user).order_by("name")
@@ -43,24 +45,24 @@ class AccountViewSet(FirmScopedViewSet[Account]):
         )
 
 
-@extend_schema_view(list=extend_schema(parameters=_id_params("account", "security")))
 class PositionViewSet(FirmScopedViewSet[Position]):
     """Positions valued at the latest close, with their tax lots nested."""
 
     queryset = Position.objects.all()
     serializer_class = PositionSerializer
-    int_filters = {"account": "account_id", "security": "security_id"}
+    filterset_class = PositionFilterSet
     ordering = ("account_id", "security_id")
 
     def refine_queryset(self, queryset: QuerySet[Position]) -> QuerySet[Position]:
-        return with_valuation(queryset, user=self.request.user)
+        return positions_value_annotate(queryset, user=self.request.user)
 
 
-@extend_schema_view(list=extend_schema(parameters=_id_params("account", "position", "security")))
 class LotViewSet(FirmScopedViewSet[TaxLot]):
+    """Tax lots: shares bought on one date at one cost (total dollars), oldest first."""
+
     queryset = TaxLot.objects.all()
     serializer_class = LotSerializer
-    int_filters = {"account": "account_id", "position": "position_id", "security": "security_id"}
+    filterset_class = TaxLotFilterSet
     ordering = ("account_id", "position_id", "acquired_on", "pk")
 
     def refine_queryset(self, queryset: QuerySet[TaxLot]) -> QuerySet[TaxLot]:

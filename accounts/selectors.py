@@ -104,37 +104,28 @@ def _positions_value(*, user: AnyUser, group: str, outer: str) -> Any:
     )
 
 
-def account_list(
-    *, user: AnyUser, household_id: int | None = None, search: str = ""
-) -> QuerySet[Account]:
+def account_list(*, user: AnyUser, household_id: int | None = None) -> QuerySet[Account]:
     """Accounts visible to ``user`` in display order (household name, account number).
 
-    Not valued: list pages value only the rows they show, with :func:`valued_page`.
+    Not valued: list pages value only the rows they show, with :func:`page_value`.
     """
     accounts = Account.objects.for_user(user).select_related("household", "advisor")
     if household_id is not None:
         accounts = accounts.filter(household_id=household_id)
-    search = search.strip()
-    if search:
-        accounts = accounts.filter(
-            Q(name__icontains=search)
-            | Q(account_number__icontains=search)
-            | Q(household__name__icontains=search)
-        )
     return accounts.order_by("household__name", "household_id", "account_number", "pk")
 
 
-def with_account_values(accounts: QuerySet[Account], *, user: AnyUser) -> QuerySet[Account]:
+def account_values_annotate(accounts: QuerySet[Account], *, user: AnyUser) -> QuerySet[Account]:
     """Annotate scoped accounts with ``securities_value`` (positions at latest closes)."""
     return accounts.annotate(
         securities_value=_positions_value(user=user, group="account_id", outer="pk")
     )
 
 
-def largest_account_id(*, user: AnyUser, as_of: dt.date | None) -> int | None:
+def account_largest_get(*, user: AnyUser, as_of: dt.date | None) -> int | None:
     """Id of the visible account with the highest value (positions at latest closes plus cash).
 
-    ``as_of`` is the valuation date (:func:`prices_as_of`), passed in because callers have it.
+    ``as_of`` is the valuation date (:func:`price_date_latest`), passed in because callers have it.
 
     One grouped pass over the visible positions. Each position is priced by joining the price
     row of the valuation date (an equality lookup on the unique ``(security, date)`` index);
@@ -178,16 +169,14 @@ def largest_account_id(*, user: AnyUser, as_of: dt.date | None) -> int | None:
     return account_id
 
 
-def household_list(*, user: AnyUser, search: str = "") -> QuerySet[Household]:
-    """Households visible to ``user`` by name; value the shown rows with :func:`valued_page`."""
-    households = Household.objects.for_user(user)
-    search = search.strip()
-    if search:
-        households = households.filter(Q(name__icontains=search) | Q(external_id__iexact=search))
-    return households.order_by("name", "pk")
+def household_list(*, user: AnyUser) -> QuerySet[Household]:
+    """Households visible to ``user`` by name; value the shown rows with :func:`page_value`."""
+    return Household.objects.for_user(user).order_by("name", "pk")
 
 
-def with_household_values(households: QuerySet[Household], *, user: AnyUser) -> QuerySet[Household]:
+def household_values_annotate(
+    households: QuerySet[Household], *, user: AnyUser
+) -> QuerySet[Household]:
     """Annotate scoped households with ``account_count``, ``cash`` and ``securities_value``.
 
     Correlated like :func:`_positions_value`: a visible household's accounts are visible.
@@ -214,7 +203,7 @@ def with_household_values(households: QuerySet[Household], *, user: AnyUser) -> 
     )
 
 
-def valued_page(queryset: QuerySet[_Row], ids: list[int], *, user: AnyUser) -> list[_Row]:
+def page_value(queryset: QuerySet[_Row], ids: list[int], *, user: AnyUser) -> list[_Row]:
     """The rows with ``ids`` (one page of a list) in the order of ``ids``, valued:
     ``securities_value`` and ``total_value`` (securities plus cash; None when not visible).
 
@@ -224,9 +213,9 @@ def valued_page(queryset: QuerySet[_Row], ids: list[int], *, user: AnyUser) -> l
     model = queryset.model
     page: Any = queryset.filter(pk__in=ids)
     if model is Account:
-        valued: QuerySet[Any] = with_account_values(page, user=user)
+        valued: QuerySet[Any] = account_values_annotate(page, user=user)
     elif model is Household:
-        valued = with_household_values(page, user=user)
+        valued = household_values_annotate(page, user=user)
     else:
         raise TypeError(f"cannot value {model.__name__} rows")
     by_pk = {row.pk: row for row in valued}
@@ -238,7 +227,7 @@ def valued_page(queryset: QuerySet[_Row], ids: list[int], *, user: AnyUser) -> l
     return rows
 
 
-def prices_as_of(*, user: AnyUser) -> dt.date | None:
+def price_date_latest(*, user: AnyUser) -> dt.date | None:
     """The valuation date: the most recent date with any price in the user's firm."""
     return Price.objects.for_user(user).order_by("-date").values_list("date", flat=True).first()
 
@@ -246,7 +235,7 @@ def prices_as_of(*, user: AnyUser) -> dt.date | None:
 # --- Totals ------------------------------------------------------------------------------------
 
 
-def securities_value(*, user: AnyUser) -> Decimal:
+def securities_value_get(*, user: AnyUser) -> Decimal:
     """Market value of every position visible to ``user`` at latest prices.
 
     Positions are summed per security first (one pass over the positions), then each security's
@@ -265,13 +254,13 @@ def securities_value(*, user: AnyUser) -> Decimal:
     return cents(total) if total is not None else ZERO
 
 
-def firm_aum(*, user: AnyUser) -> Decimal:
+def firm_aum_get(*, user: AnyUser) -> Decimal:
     """Assets under management visible to ``user``: positions at latest closes plus cash.
 
     Firm-wide for roles that see the whole firm; an advisor's own book for an advisor.
     """
     cash = Account.objects.for_user(user).aggregate(cash=Sum("cash_balance"))["cash"] or ZERO
-    return cents(securities_value(user=user) + cash)
+    return cents(securities_value_get(user=user) + cash)
 
 
 @dataclass(frozen=True)
@@ -286,23 +275,23 @@ class BookSummary:
     prices_as_of: dt.date | None
 
 
-def book_summary(*, user: AnyUser) -> BookSummary:
+def book_summary_get(*, user: AnyUser) -> BookSummary:
     account_figures = Account.objects.for_user(user).aggregate(
         n=Count("pk"), cash=Sum("cash_balance")
     )
     cash = cents(account_figures["cash"] or ZERO)
-    value = securities_value(user=user)
+    value = securities_value_get(user=user)
     return BookSummary(
         households=Household.objects.for_user(user).count(),
         accounts=account_figures["n"],
         securities_value=value,
         cash=cash,
         aum=cents(value + cash),
-        prices_as_of=prices_as_of(user=user),
+        prices_as_of=price_date_latest(user=user),
     )
 
 
-def accounts_by_registration(*, user: AnyUser) -> list[dict[str, Any]]:
+def account_count_by_registration(*, user: AnyUser) -> list[dict[str, Any]]:
     """Count and cash of visible accounts per registration type, in a fixed order."""
     rows = (
         Account.objects.for_user(user)
@@ -383,7 +372,7 @@ class AccountHoldings:
         return any(p.security.is_synthetic for p in self.positions)
 
 
-def with_valuation(positions: QuerySet[Position], *, user: AnyUser) -> QuerySet[Position]:
+def positions_value_annotate(positions: QuerySet[Position], *, user: AnyUser) -> QuerySet[Position]:
     """Annotate scoped positions with ``latest_close``, ``latest_date`` and ``market_value``
     (unrounded, ``None`` when unpriced) and prefetch their scoped lots, oldest first."""
     lots = TaxLot.objects.for_user(user).order_by("acquired_on", "lot_id", "pk")
@@ -399,7 +388,7 @@ def with_valuation(positions: QuerySet[Position], *, user: AnyUser) -> QuerySet[
 
 
 def _position_queryset(*, user: AnyUser) -> QuerySet[Position]:
-    return with_valuation(Position.objects.for_user(user), user=user)
+    return positions_value_annotate(Position.objects.for_user(user), user=user)
 
 
 def _position_holding(position: Any, as_of: dt.date) -> PositionHolding:
@@ -441,7 +430,7 @@ def _position_holding(position: Any, as_of: dt.date) -> PositionHolding:
     )
 
 
-def account_holdings(
+def account_holdings_get(
     *, user: AnyUser, account_id: int, as_of: dt.date | None = None
 ) -> AccountHoldings:
     """Holdings of one account with lots and unrealized short/long-term gains.
@@ -452,7 +441,7 @@ def account_holdings(
     account = (
         Account.objects.for_user(user).select_related("household", "advisor").get(pk=account_id)
     )
-    as_of = as_of or prices_as_of(user=user) or dt.date.today()
+    as_of = as_of or price_date_latest(user=user) or dt.date.today()
     positions = [
         _position_holding(p, as_of)
         for p in _position_queryset(user=user)
@@ -479,7 +468,7 @@ def account_holdings(
     )
 
 
-def position_holding(
+def position_holding_get(
     *, user: AnyUser, position_id: int, as_of: dt.date | None = None
 ) -> PositionHolding:
     """One position with its lots (the account page's expandable row).
@@ -487,4 +476,4 @@ def position_holding(
     Raises ``Position.DoesNotExist`` when the position is not visible to ``user``.
     """
     position = _position_queryset(user=user).select_related("account").get(pk=position_id)
-    return _position_holding(position, as_of or prices_as_of(user=user) or dt.date.today())
+    return _position_holding(position, as_of or price_date_latest(user=user) or dt.date.today())

@@ -1,50 +1,44 @@
 """Write side of accounts: every function validates, writes in one transaction and audits.
 
-Keyword-only arguments, scope first. ``actor`` None means the system (an import job, the demo
-builder); a platform operator (superuser) may act in any firm; anyone else must be a member of the
-account's firm whose role may change the resource (:func:`rebalancer.roles.role_can`) and, for
-advisors, whose assigned households include the account's.
+Keyword-only arguments, scope first. Every service calls :func:`rebalancer.authz.authorize` first:
+``actor`` is a user (a member of the account's firm whose role may change the resource and, for
+advisors, whose assigned households include the account's; or the platform operator) or an
+explicit :class:`~rebalancer.authz.SystemActor` (an import job, the demo builder).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 from collections import Counter, defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import Any, NamedTuple
 
 from django.contrib.auth import get_user_model
-from django.contrib.auth.models import User
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import Account, AccountFlag, AccountStatus, Position, TaxLot
 from models_hub.models import Security
 from rebalancer.audit import audit_record
-from rebalancer.roles import HOUSEHOLD_SCOPED_ROLES, Action, Resource, Role, role_can
-from rebalancer.tenancy import membership_of
+from rebalancer.authz import Actor, authorize
+from rebalancer.bulk import ids_reserve, rows_insert
+from rebalancer.roles import Resource, Role
 
 QUANTITY_PLACES = 6
 MONEY_PLACES = 2
 
 
-def _require(*, actor: User | None, account: Account, resource: Resource) -> None:
-    """PermissionDenied unless ``actor`` may change ``resource`` rows of ``account``."""
-    if actor is None or getattr(actor, "is_superuser", False):
-        return
-    membership = membership_of(actor)
-    if membership is None or membership.firm_id != account.firm_id:
-        raise PermissionDenied("not a member of this account's firm")
-    if not role_can(membership.role, resource, Action.CHANGE):
-        raise PermissionDenied(f"the {membership.get_role_display()} role may not change this")
-    if (
-        membership.role in HOUSEHOLD_SCOPED_ROLES
-        and not Account.objects.for_user(actor, Action.VIEW).filter(pk=account.pk).exists()
-    ):
-        raise PermissionDenied("this account's household is not assigned to you")
+def _authorize(*, actor: Actor, account: Account, resource: Resource) -> None:
+    """``actor`` may change ``resource`` rows of ``account`` (its firm, role and household)."""
+    authorize(
+        actor=actor,
+        firm=account.firm_id,
+        resource=resource,
+        household=account.household_id,
+    )
 
 
 def _places(value: Decimal) -> int:
@@ -62,9 +56,11 @@ def _positions_summary(account_id: int) -> dict[str, str]:
 # --- lots -----------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class LotInput:
-    """One tax lot as a feed or a user states it. ``cost_basis`` is total dollars for the lot."""
+class LotInput(NamedTuple):
+    """One tax lot as a feed or a user states it. ``cost_basis`` is total dollars for the lot.
+
+    A named tuple, not a dataclass: the demo book hands millions of them to :func:`lots_sync`.
+    """
 
     security_id: int
     lot_id: str
@@ -78,6 +74,180 @@ class LotsReplaceResult:
     positions: int
     lots: int
     lots_removed: int
+
+
+@dataclass
+class LotsSyncCounts:
+    """What :func:`lots_sync` wrote: lots by outcome, positions by outcome."""
+
+    accounts: int = 0
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    deleted: int = 0
+    positions_created: int = 0
+    positions_updated: int = 0
+    positions_deleted: int = 0
+
+    @property
+    def positions_changed(self) -> int:
+        return self.positions_created + self.positions_updated + self.positions_deleted
+
+
+_LOT_FIELDS = ("account_id", "security_id", "position_id", "quantity", "cost_basis", "acquired_on")
+SYNC_BATCH = 2_000
+
+
+def _chunks(items: Sequence[Any], size: int = SYNC_BATCH) -> Iterator[Sequence[Any]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def lots_sync(
+    *,
+    firm_id: int,
+    actor: Actor,
+    lots: Mapping[int, Sequence[LotInput]],
+    new_accounts: bool = False,
+) -> LotsSyncCounts:
+    """The one writer of tax lots and positions: make each named account's lots exactly
+    ``lots[account_id]`` and each of its positions the sum of its lots.
+
+    ``Position.quantity == sum(lot.quantity)`` holds after every call, by construction; it is
+    the only code that writes ``TaxLot`` or ``Position`` rows (the lots page, the lots feed and
+    the demo book all call it). Lots are matched by lot id (unique in the firm): unchanged ones
+    are kept as they are, changed ones updated (a lot may move between named accounts), missing
+    ones deleted, new ones created; accounts not named are not touched. An empty sequence
+    empties the account.
+
+    The input is trusted: callers validate it first (:func:`lots_replace` a user's lots, the
+    lots feed its rows, the demo its plan). ``new_accounts`` says the accounts were created in
+    this transaction and hold nothing yet: rows are then inserted in bulk with reserved ids and
+    nothing is read (the demo book writes millions of lots this way). Runs inside the caller's
+    transaction (or its own).
+    """
+    authorize(actor=actor, firm=firm_id, resource=Resource.POSITION)
+    with transaction.atomic():
+        if new_accounts:
+            return _lots_insert_new(firm_id=firm_id, lots=lots)
+        return _lots_merge(firm_id=firm_id, lots=lots)
+
+
+def _lots_insert_new(*, firm_id: int, lots: Mapping[int, Sequence[LotInput]]) -> LotsSyncCounts:
+    totals: list[tuple[int, int, Decimal]] = []
+    for account_id in sorted(lots):
+        per_security: dict[int, Decimal] = defaultdict(Decimal)
+        for lot in lots[account_id]:
+            per_security[lot.security_id] += lot.quantity
+        totals += [(account_id, sid, qty) for sid, qty in sorted(per_security.items())]
+    ids = ids_reserve(model=Position, count=len(totals))
+    position_of = {(a, s): pk for (a, s, _), pk in zip(totals, ids, strict=True)}
+    rows_insert(
+        model=Position,
+        fields=("id", "firm_id", "account_id", "security_id", "quantity"),
+        rows=((pk, firm_id, a, s, q) for (a, s, q), pk in zip(totals, ids, strict=True)),
+    )
+    created = rows_insert(
+        model=TaxLot,
+        fields=(
+            "firm_id",
+            "account_id",
+            "security_id",
+            "position_id",
+            "lot_id",
+            "quantity",
+            "cost_basis",
+            "acquired_on",
+        ),
+        rows=(
+            (
+                firm_id,
+                account_id,
+                lot.security_id,
+                position_of[(account_id, lot.security_id)],
+                lot.lot_id,
+                lot.quantity,
+                lot.cost_basis,
+                lot.acquired_on,
+            )
+            for account_id in sorted(lots)
+            for lot in lots[account_id]
+        ),
+    )
+    return LotsSyncCounts(accounts=len(lots), created=created, positions_created=len(totals))
+
+
+def _lots_merge(*, firm_id: int, lots: Mapping[int, Sequence[LotInput]]) -> LotsSyncCounts:
+    named = sorted(lots)
+    counts = LotsSyncCounts(accounts=len(named))
+    held: dict[str, TaxLot] = {}
+    positions: dict[tuple[int, int], Position] = {}
+    for chunk in _chunks(named):
+        held.update(
+            (lot.lot_id, lot)
+            for lot in TaxLot.objects.for_firm(firm_id).filter(account_id__in=chunk)
+        )
+        positions.update(
+            ((p.account_id, p.security_id), p)
+            for p in Position.objects.for_firm(firm_id).filter(account_id__in=chunk)
+        )
+    wanted: dict[tuple[int, int], Decimal] = defaultdict(Decimal)
+    for account_id in named:
+        for lot in lots[account_id]:
+            wanted[(account_id, lot.security_id)] += lot.quantity
+
+    # Positions first: new lots need their position's id.
+    new_positions = [
+        Position(firm_id=firm_id, account_id=a, security_id=s, quantity=q)
+        for (a, s), q in sorted(wanted.items())
+        if (a, s) not in positions
+    ]
+    resized = [
+        p for key, p in sorted(positions.items()) if key in wanted and p.quantity != wanted[key]
+    ]
+    for position in resized:
+        position.quantity = wanted[(position.account_id, position.security_id)]
+    gone_positions = [p.pk for key, p in sorted(positions.items()) if key not in wanted]
+    Position.objects.bulk_create(new_positions, batch_size=SYNC_BATCH)
+    Position.objects.bulk_update(resized, ["quantity"], batch_size=SYNC_BATCH)
+    position_ids = {key: p.pk for key, p in positions.items()}
+    position_ids.update({(p.account_id, p.security_id): p.pk for p in new_positions})
+
+    new_lots: list[TaxLot] = []
+    changed_lots: list[TaxLot] = []
+    for account_id in named:
+        for lot in lots[account_id]:
+            fields = {
+                "account_id": account_id,
+                "security_id": lot.security_id,
+                "position_id": position_ids[(account_id, lot.security_id)],
+                "quantity": lot.quantity,
+                "cost_basis": lot.cost_basis,
+                "acquired_on": lot.acquired_on,
+            }
+            row = held.pop(lot.lot_id, None)
+            if row is None:
+                new_lots.append(TaxLot(firm_id=firm_id, lot_id=lot.lot_id, **fields))
+            elif any(getattr(row, k) != v for k, v in fields.items()):
+                for name, value in fields.items():
+                    setattr(row, name, value)
+                changed_lots.append(row)
+            else:
+                counts.unchanged += 1
+    gone_lots = sorted(row.pk for row in held.values())  # held before, not in the new sets
+    for chunk in _chunks(gone_lots):
+        TaxLot.objects.filter(pk__in=chunk).delete()
+    TaxLot.objects.bulk_update(changed_lots, list(_LOT_FIELDS), batch_size=SYNC_BATCH)
+    TaxLot.objects.bulk_create(new_lots, batch_size=SYNC_BATCH)
+    for chunk in _chunks(gone_positions):
+        Position.objects.filter(pk__in=chunk).delete()
+    counts.created = len(new_lots)
+    counts.updated = len(changed_lots)
+    counts.deleted = len(gone_lots)
+    counts.positions_created = len(new_positions)
+    counts.positions_updated = len(resized)
+    counts.positions_deleted = len(gone_positions)
+    return counts
 
 
 def _lot_errors(*, account: Account, lots: Sequence[LotInput], today: dt.date) -> list[str]:
@@ -125,7 +295,7 @@ def _lot_errors(*, account: Account, lots: Sequence[LotInput], today: dt.date) -
 def lots_replace(
     *,
     account: Account,
-    actor: User | None,
+    actor: Actor,
     lots: Sequence[LotInput],
     reason: str,
     today: dt.date | None = None,
@@ -135,11 +305,11 @@ def lots_replace(
     Everything is checked first (``ValidationError`` listing every problem; nothing written): ids
     unique and free in the firm, quantities > 0 with at most 6 places, cost basis >= 0 in cents,
     acquisition not after ``today``, every security in the account's firm. Then, in one transaction
-    with the account row locked, the old lots and positions go, one position per security is
-    written with quantity = the sum of its lots, the lots are written, and one audit event records
-    the positions before and after. An empty ``lots`` empties the account.
+    with the account row locked, :func:`lots_sync` makes them the account's lots (matched by lot
+    id) and its positions their sums, and one audit event records the positions before and
+    after. An empty ``lots`` empties the account. ``lots_removed`` counts the lots deleted.
     """
-    _require(actor=actor, account=account, resource=Resource.POSITION)
+    _authorize(actor=actor, account=account, resource=Resource.POSITION)
     if not reason.strip():
         raise ValidationError({"reason": "say why the lots are replaced"})
     errors = _lot_errors(account=account, lots=lots, today=today or timezone.localdate())
@@ -148,47 +318,22 @@ def lots_replace(
     with transaction.atomic():
         locked = Account.objects.select_for_update().get(pk=account.pk)
         before = _positions_summary(locked.pk)
-        lots_removed = TaxLot.objects.filter(account_id=locked.pk).count()
-        TaxLot.objects.filter(account_id=locked.pk).delete()
-        Position.objects.filter(account_id=locked.pk).delete()
-        totals: dict[int, Decimal] = defaultdict(Decimal)
-        for lot in lots:
-            totals[lot.security_id] += lot.quantity
-        positions = Position.objects.bulk_create(
-            [
-                Position(firm_id=locked.firm_id, account=locked, security_id=sid, quantity=qty)
-                for sid, qty in sorted(totals.items())
-            ]
-        )
-        position_ids = dict(
-            Position.objects.filter(account_id=locked.pk).values_list("security_id", "pk")
-        )
-        TaxLot.objects.bulk_create(
-            [
-                TaxLot(
-                    firm_id=locked.firm_id,
-                    account=locked,
-                    security_id=lot.security_id,
-                    position_id=position_ids[lot.security_id],
-                    lot_id=lot.lot_id,
-                    quantity=lot.quantity,
-                    cost_basis=lot.cost_basis,
-                    acquired_on=lot.acquired_on,
-                )
-                for lot in sorted(lots, key=lambda lot: (lot.security_id, lot.lot_id))
-            ],
-            batch_size=1000,
-        )
+        lots_before = TaxLot.objects.filter(account_id=locked.pk).count()
+        synced = lots_sync(firm_id=locked.firm_id, actor=actor, lots={locked.pk: list(lots)})
         audit_record(
             firm=locked.firm,
             actor=actor,
             action="lots.replace",
             obj=locked,
-            before={"positions": before, "lots": lots_removed},
+            before={"positions": before, "lots": lots_before},
             after={"positions": _positions_summary(locked.pk), "lots": len(lots)},
             reason=reason,
         )
-    return LotsReplaceResult(positions=len(positions), lots=len(lots), lots_removed=lots_removed)
+    return LotsReplaceResult(
+        positions=len({lot.security_id for lot in lots}),
+        lots=len(lots),
+        lots_removed=synced.deleted,
+    )
 
 
 # --- account fields -------------------------------------------------------------------------------
@@ -261,7 +406,7 @@ def _coerce_change(account: Account, field: str, value: Any) -> tuple[Any, str |
 def account_update(
     *,
     account: Account,
-    actor: User | None,
+    actor: Actor,
     changes: Mapping[str, Any],
     reason: str,
 ) -> Account:
@@ -272,7 +417,7 @@ def account_update(
     event appears. Otherwise one transaction saves the account (``full_clean`` first) and writes one
     audit event with the changed fields before and after.
     """
-    _require(actor=actor, account=account, resource=Resource.ACCOUNT)
+    _authorize(actor=actor, account=account, resource=Resource.ACCOUNT)
     unknown = sorted(set(changes) - set(ACCOUNT_UPDATABLE))
     if unknown:
         raise ValidationError({f: "this field cannot be changed here" for f in unknown})

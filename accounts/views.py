@@ -8,21 +8,22 @@ from django.db.models import QuerySet
 from django.http import Http404
 from django.views.generic import DetailView, ListView, TemplateView
 
+from accounts.filters import AccountFilterSet, HouseholdFilterSet
 from accounts.models import Account, Household, Position
 from accounts.selectors import (
-    account_holdings,
+    account_holdings_get,
     account_list,
     household_list,
-    position_holding,
-    valued_page,
+    page_value,
+    position_holding_get,
 )
 from rebalancer.mixins import FirmScopedMixin
 from rebalancer.roles import Resource
-from rebalancer.views import PAGE_SIZE, HtmxPartialMixin, SearchMixin
+from rebalancer.web import FilteredListMixin, HtmxPartialMixin
 
 
 class ValuedListMixin:
-    """Page the plain list, then value only the page's rows (see :func:`valued_page`)."""
+    """Page the plain list, then value only the page's rows (see :func:`page_value`)."""
 
     request: Any
 
@@ -31,24 +32,24 @@ class ValuedListMixin:
             queryset, page_size
         )
         ids = [row.pk for row in rows]
-        page.object_list = valued_page(queryset, ids, user=self.request.user)
+        page.object_list = page_value(queryset, ids, user=self.request.user)
         return paginator, page, page.object_list, is_paginated
 
 
 class HouseholdListView(
-    FirmScopedMixin,
-    SearchMixin,
-    HtmxPartialMixin,
     ValuedListMixin,
+    FilteredListMixin,
+    FirmScopedMixin,
+    HtmxPartialMixin,
     ListView,  # type: ignore[type-arg]
 ):
     tenancy_resource = Resource.HOUSEHOLD
     template_name = "accounts/household_list.html"
     partial_template_name = "accounts/partials/_household_table.html"
-    paginate_by = PAGE_SIZE
+    filterset_class = HouseholdFilterSet
 
-    def get_queryset(self) -> QuerySet[Household]:
-        return household_list(user=self.request.user, search=self.search)
+    def get_base_queryset(self) -> QuerySet[Household]:
+        return household_list(user=self.request.user)
 
 
 class HouseholdDetailView(FirmScopedMixin, DetailView):  # type: ignore[type-arg]
@@ -61,24 +62,24 @@ class HouseholdDetailView(FirmScopedMixin, DetailView):  # type: ignore[type-arg
         context = super().get_context_data(**kwargs)
         accounts = account_list(user=self.request.user, household_id=self.object.pk)
         ids = list(accounts.values_list("pk", flat=True))
-        context["accounts"] = valued_page(accounts, ids, user=self.request.user)
+        context["accounts"] = page_value(accounts, ids, user=self.request.user)
         return context
 
 
 class AccountListView(
-    FirmScopedMixin,
-    SearchMixin,
-    HtmxPartialMixin,
     ValuedListMixin,
+    FilteredListMixin,
+    FirmScopedMixin,
+    HtmxPartialMixin,
     ListView,  # type: ignore[type-arg]
 ):
     tenancy_resource = Resource.ACCOUNT
     template_name = "accounts/account_list.html"
     partial_template_name = "accounts/partials/_account_table.html"
-    paginate_by = PAGE_SIZE
+    filterset_class = AccountFilterSet
 
-    def get_queryset(self) -> QuerySet[Account]:
-        return account_list(user=self.request.user, search=self.search)
+    def get_base_queryset(self) -> QuerySet[Account]:
+        return account_list(user=self.request.user)
 
 
 class AccountDetailView(FirmScopedMixin, TemplateView):
@@ -90,7 +91,7 @@ class AccountDetailView(FirmScopedMixin, TemplateView):
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
         context = super().get_context_data(**kwargs)
         try:
-            holdings = account_holdings(user=self.request.user, account_id=kwargs["pk"])
+            holdings = account_holdings_get(user=self.request.user, account_id=kwargs["pk"])
         except Account.DoesNotExist as exc:
             raise Http404("No such account.") from exc
         context["holdings"] = holdings
@@ -109,7 +110,7 @@ class PositionDetailView(FirmScopedMixin, HtmxPartialMixin, TemplateView):
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
         context = super().get_context_data(**kwargs)
         try:
-            holding = position_holding(user=self.request.user, position_id=kwargs["pk"])
+            holding = position_holding_get(user=self.request.user, position_id=kwargs["pk"])
         except Position.DoesNotExist as exc:
             raise Http404("No such position.") from exc
         context["p"] = holding

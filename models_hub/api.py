@@ -5,31 +5,26 @@ from __future__ import annotations
 from typing import Any
 
 from django.db.models import QuerySet
-from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
+from drf_spectacular.utils import extend_schema
 from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from models_hub.filters import SecurityFilterSet
 from models_hub.models import Security
-from models_hub.selectors import latest_close_subquery, latest_date_subquery, security_prices
+from models_hub.selectors import latest_close_subquery, latest_date_subquery, security_prices_list
 from models_hub.serializers import PriceSerializer, SecuritySerializer
 from rebalancer.api import FirmScopedViewSet
 
 
-@extend_schema_view(
-    list=extend_schema(
-        parameters=[OpenApiParameter("ticker", OpenApiTypes.STR, description="Exact ticker.")]
-    )
-)
 class SecurityViewSet(FirmScopedViewSet[Security]):
-    """Securities with their latest close; ``is_synthetic`` marks generated demo data."""
+    """Your firm's security master with each security's latest close. ``is_synthetic`` marks
+    generated demo data."""
 
     queryset = Security.objects.all()
     serializer_class = SecuritySerializer
+    filterset_class = SecurityFilterSet
     ordering = ("ticker", "pk")
-
-    str_filters = {"ticker": "ticker__iexact"}
 
     def refine_queryset(self, queryset: QuerySet[Security]) -> QuerySet[Security]:
         return queryset.annotate(
@@ -42,6 +37,6 @@ class SecurityViewSet(FirmScopedViewSet[Security]):
     def prices(self, request: Request, pk: str | None = None) -> Response:
         """Daily closes of one security, newest first, paginated."""
         security = self.get_object()
-        prices: Any = security_prices(user=request.user, security=security)
+        prices: Any = security_prices_list(user=request.user, security=security)
         page: Any = self.paginate_queryset(prices)
         return self.get_paginated_response(PriceSerializer(page, many=True).data)

@@ -47,7 +47,7 @@ class LatestPrice:
     close: Decimal
 
 
-def latest_prices(
+def prices_latest_get(
     *, user: AnyUser, security_ids: Iterable[int] | None = None
 ) -> dict[int, LatestPrice]:
     """Latest close per security visible to ``user``, in one query; unpriced ones are absent."""
@@ -66,19 +66,19 @@ def latest_prices(
     return {pk: LatestPrice(pk, date, close) for pk, date, close in rows}
 
 
-def security_list(*, user: AnyUser, search: str = "") -> QuerySet[Security]:
+def security_list(*, user: AnyUser) -> QuerySet[Security]:
     """Securities visible to ``user`` with ``latest_date`` and ``latest_close`` annotated."""
-    securities = Security.objects.for_user(user)
-    search = search.strip()
-    if search:
-        securities = securities.filter(Q(ticker__iexact=search) | Q(name__icontains=search))
-    return securities.annotate(
-        latest_date=latest_date_subquery(security_ref="pk"),
-        latest_close=latest_close_subquery(security_ref="pk"),
-    ).order_by("ticker", "pk")
+    return (
+        Security.objects.for_user(user)
+        .annotate(
+            latest_date=latest_date_subquery(security_ref="pk"),
+            latest_close=latest_close_subquery(security_ref="pk"),
+        )
+        .order_by("ticker", "pk")
+    )
 
 
-def security_prices(*, user: AnyUser, security: Security) -> QuerySet[Price]:
+def security_prices_list(*, user: AnyUser, security: Security) -> QuerySet[Price]:
     """Price history of one (already scoped) security, newest first."""
     return Price.objects.for_user(user).filter(security_id=security.pk).order_by("-date")
 
@@ -93,7 +93,7 @@ class MarketDataSummary:
     priced_on_as_of: int
 
 
-def market_data_summary(*, user: AnyUser) -> MarketDataSummary:
+def market_data_summarize(*, user: AnyUser) -> MarketDataSummary:
     counts = Security.objects.for_user(user).aggregate(
         total=Count("pk"), synthetic=Count("pk", filter=Q(is_synthetic=True))
     )

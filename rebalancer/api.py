@@ -13,12 +13,14 @@ from __future__ import annotations
 from typing import Any, ClassVar, TypeVar
 
 from django.db import models
+from django_filters.rest_framework import DjangoFilterBackend
 from rest_framework import permissions, viewsets
 from rest_framework.exceptions import ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from rebalancer.filters import PAGING_PARAMETERS, FirmFilterSet
 from rebalancer.roles import Action, Resource, role_can
 from rebalancer.tenancy import membership_of
 
@@ -71,49 +73,57 @@ class IsFirmMember(RolePermission):
         return membership_of(user) is not None
 
 
-def int_param(request: Request, name: str) -> int | None:
-    """An optional positive integer query parameter; a clear 400 when it is not one."""
-    raw = request.query_params.get(name)
-    if raw is None or raw == "":
-        return None
-    if not raw.isdigit() or int(raw) <= 0:
-        raise ValidationError({name: f"must be a positive integer id, got {raw!r}"})
-    return int(raw)
+class StrictFilterBackend(DjangoFilterBackend):
+    """The view's FilterSet, and a 400 for any query parameter it does not understand.
+
+    ``?status=bogus`` is a 400 naming the allowed values (the FilterSet's choice), and
+    ``?colour=red`` a 400 listing the supported parameters: nothing is silently ignored.
+    """
+
+    def filter_queryset(self, request: Any, queryset: Any, view: Any) -> Any:
+        filterset_class = self.get_filterset_class(view, queryset)
+        allowed = set(PAGING_PARAMETERS) | {"format"}
+        if filterset_class is not None:
+            allowed |= set(filterset_class.base_filters)
+        unknown = sorted(set(request.query_params) - allowed)
+        if unknown:
+            raise ValidationError(
+                {
+                    name: f"unsupported query parameter; supported: {', '.join(sorted(allowed))}"
+                    for name in unknown
+                }
+            )
+        return super().filter_queryset(request, queryset, view)
 
 
 class FirmScopedViewSet(viewsets.ReadOnlyModelViewSet[_M]):
     """Read-only, paginated, firm-scoped endpoint over ``queryset.model``.
 
     Subclasses declare ``queryset = Model.objects.all()`` (names the model for routing and the
-    schema; never evaluated as is), a serializer, and optionally ``int_filters`` / ``str_filters``
-    mapping query parameters to lookups (``{"account": "account_id"}``) and
-    :meth:`refine_queryset`. Filters narrow the scoped rows; refinements (annotations, joins,
-    prefetches) are applied to one page of them only.
+    schema; never evaluated as is), a serializer, a ``filterset_class`` (the same FilterSet the
+    pages use) and optionally :meth:`refine_queryset`. Filters and ``ordering`` narrow and sort
+    the scoped rows; refinements (annotations, joins, prefetches) are applied to one page only.
+
+    Write endpoints (none yet) take ids in their serializers and let the service resolve them
+    through scoped querysets: no ``ModelSerializer`` foreign key, whose default queryset would
+    be the unscoped ``objects.all()``.
     """
 
     permission_classes = [RolePermission]
-    int_filters: ClassVar[dict[str, str]] = {}
-    str_filters: ClassVar[dict[str, str]] = {}
+    filter_backends = [StrictFilterBackend]
+    filterset_class: ClassVar[type[FirmFilterSet] | None] = None
     ordering: ClassVar[tuple[str, ...]] = ("pk",)
 
     def scoped_queryset(self) -> models.QuerySet[_M]:
-        """``Model.objects.for_user(user, action)`` with the query filters, in list order."""
+        """``Model.objects.for_user(user, action)`` in list order, then the query's filters."""
         declared: Any = getattr(self, "queryset", None)
         assert declared is not None, f"{type(self).__name__} declares no queryset"
         model: Any = declared.model
         scoped: models.QuerySet[_M] = model.objects.for_user(
             self.request.user, request_action(self.request)
-        )
-        filters: dict[str, Any] = {
-            lookup: value
-            for param, lookup in sorted(self.int_filters.items())
-            if (value := int_param(self.request, param)) is not None
-        }
-        for param, lookup in sorted(self.str_filters.items()):
-            text = self.request.query_params.get(param, "").strip()
-            if text:
-                filters[lookup] = text
-        return scoped.filter(**filters).order_by(*self.ordering)
+        ).order_by(*self.ordering)
+        filtered: models.QuerySet[_M] = self.filter_queryset(scoped)
+        return filtered
 
     def get_queryset(self) -> models.QuerySet[_M]:
         return self.refine_queryset(self.scoped_queryset())

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, cast
 
-from django.contrib.auth.models import User
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
 
+from rebalancer.authz import Actor, SystemActor, actor_label
 from rebalancer.models import AuditEvent, Firm
 
 
@@ -22,18 +22,19 @@ def _jsonable(value: Any) -> Any:
 def audit_record(
     *,
     firm: Firm,
-    actor: User | None,
+    actor: Actor,
     action: str,
     obj: models.Model | None = None,
     before: dict[str, Any] | None = None,
     after: dict[str, Any] | None = None,
     reason: str = "",
 ) -> AuditEvent:
-    """Append one audit event. ``actor`` None means the system acted (scheduler, import job)."""
+    """Append one audit event: who (a user, or a :class:`SystemActor`), what, before/after, why."""
+    user = None if isinstance(actor, SystemActor) or actor.pk is None else cast(Any, actor)
     event = AuditEvent(
         firm=firm,
-        actor=actor if actor is not None and actor.pk is not None else None,
-        actor_label=actor.get_username() if actor is not None else "system",
+        actor=user,
+        actor_label=actor_label(actor),
         action=action,
         object_type=obj._meta.label if obj is not None else "",
         object_id=str(obj.pk) if obj is not None and obj.pk is not None else "",

@@ -24,6 +24,8 @@ from rebalancer.models import Membership
 from rebalancer.roles import Action, Resource, role_can
 from rebalancer.tenancy import membership_of
 
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
 
 class FirmScopedMixin(AccessMixin):
     """Login, membership and role checks plus firm-scoped querysets for class-based views.
@@ -33,6 +35,8 @@ class FirmScopedMixin(AccessMixin):
 
     tenancy_resource: ClassVar[Resource | None] = None
     tenancy_action: ClassVar[Action] = Action.VIEW
+    #: The action a POST (or any unsafe method) needs; None: the same as ``tenancy_action``.
+    tenancy_write_action: ClassVar[Action | None] = None
     model: Any = None
     membership: Membership
     request: HttpRequest
@@ -44,10 +48,12 @@ class FirmScopedMixin(AccessMixin):
         if membership is None:
             return self.handle_no_membership()
         resource = self.tenancy_resource
-        if resource is not None and not role_can(membership.role, resource, self.tenancy_action):
+        action = self.tenancy_action
+        if request.method not in SAFE_METHODS and self.tenancy_write_action is not None:
+            action = self.tenancy_write_action
+        if resource is not None and not role_can(membership.role, resource, action):
             raise PermissionDenied(
-                f"Your role ({membership.get_role_display()}) may not "
-                f"{self.tenancy_action} {resource}s."
+                f"Your role ({membership.get_role_display()}) may not {action} {resource}s."
             )
         self.membership = membership
         response: HttpResponseBase = super().dispatch(request, *args, **kwargs)  # type: ignore[misc]

@@ -29,6 +29,8 @@ class Resource(models.TextChoices):
     IMPORT = "import"
     MEMBERSHIP = "membership"
     AUDIT = "audit"
+    #: Firms themselves: no role may change them; only the platform operator (see authz).
+    FIRM = "firm"
 
 
 class Action(models.TextChoices):

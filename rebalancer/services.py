@@ -19,21 +19,17 @@ from django.utils.http import urlsafe_base64_encode
 from rest_framework.authtoken.models import Token
 
 from rebalancer.audit import audit_record
+from rebalancer.authz import authorize
 from rebalancer.models import Firm, Membership
-from rebalancer.roles import Action, Resource, Role, role_can
+from rebalancer.roles import Resource, Role
 from rebalancer.tenancy import membership_of
 
 # --- Firms (platform operator) -------------------------------------------------------------
 
 
-def _require_operator(operator: User) -> None:
-    if not (operator.is_active and operator.is_superuser):
-        raise PermissionDenied("Only the platform operator (a superuser) manages firms.")
-
-
 def firm_create(*, operator: User, name: str, slug: str) -> Firm:
     """Create a tenant. Only the platform operator may; the firm's first event records who."""
-    _require_operator(operator)
+    authorize(actor=operator, firm=None, resource=Resource.FIRM)
     firm = Firm(name=name.strip(), slug=slug.strip())
     firm.full_clean()
     with transaction.atomic():
@@ -50,7 +46,7 @@ def firm_create(*, operator: User, name: str, slug: str) -> Firm:
 
 def firm_update(*, operator: User, firm: Firm, name: str, is_active: bool, reason: str) -> Firm:
     """Rename or (de)activate a firm. Deactivating a firm locks all its members out."""
-    _require_operator(operator)
+    authorize(actor=operator, firm=None, resource=Resource.FIRM)
     before = {"name": firm.name, "is_active": firm.is_active}
     firm.name = name.strip()
     firm.is_active = is_active
@@ -73,20 +69,6 @@ def firm_update(*, operator: User, firm: Firm, name: str, is_active: bool, reaso
 
 
 # --- Memberships (firm admins) -------------------------------------------------------------
-
-
-def _require_member_admin(actor: User, firm: Firm) -> None:
-    """Firm admins manage their own firm's members; the platform operator may manage any firm's
-    (it invites each new firm's first admin)."""
-    if actor.is_active and actor.is_superuser:
-        return
-    membership = membership_of(actor)
-    if (
-        membership is None
-        or membership.firm_id != firm.pk
-        or not role_can(membership.role, Resource.MEMBERSHIP, Action.CHANGE)
-    ):
-        raise PermissionDenied("Only a firm admin of this firm manages its members.")
 
 
 def _require_reason(reason: str) -> str:
@@ -129,7 +111,7 @@ def membership_invite(
     *, firm: Firm, actor: User, username: str, email: str, role: str, reason: str
 ) -> Invitation:
     """Create a user with an unusable password and a membership of ``firm`` in ``role``."""
-    _require_member_admin(actor, firm)
+    authorize(actor=actor, firm=firm, resource=Resource.MEMBERSHIP)
     new_role = _require_role(role)
     reason = _require_reason(reason)
     email = email.strip()
@@ -167,7 +149,7 @@ def membership_set_role(
     *, membership: Membership, actor: User, role: str, reason: str
 ) -> Membership:
     """Change a member's role. A firm always keeps at least one active firm admin."""
-    _require_member_admin(actor, membership.firm)
+    authorize(actor=actor, firm=membership.firm_id, resource=Resource.MEMBERSHIP)
     new_role = _require_role(role)
     reason = _require_reason(reason)
     if membership.role == new_role:
@@ -204,7 +186,7 @@ def membership_deactivate(*, membership: Membership, actor: User, reason: str) -
 
     The user and membership rows stay (audit events point at them).
     """
-    _require_member_admin(actor, membership.firm)
+    authorize(actor=actor, firm=membership.firm_id, resource=Resource.MEMBERSHIP)
     reason = _require_reason(reason)
     user = membership.user
     if not user.is_active:

@@ -74,10 +74,12 @@ INSTALLED_APPS = [
     "guardian",
     "axes",
     "django_htmx",
+    "django_filters",
     "rebalancer",
     "models_hub",
     "accounts",
     "workflow",
+    "demo",
 ]
 
 MIDDLEWARE = [
@@ -91,6 +93,7 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "axes.middleware.AxesMiddleware",
+    "rebalancer.authz.HiddenAuthorizationMiddleware",
 ]
 
 ROOT_URLCONF = "rebalancer.urls"
@@ -189,7 +192,8 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
+    "DEFAULT_PAGINATION_CLASS": "rebalancer.drf.Pagination",
+    "EXCEPTION_HANDLER": "rebalancer.drf.exception_handler",
     "PAGE_SIZE": 100,
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
@@ -197,7 +201,9 @@ REST_FRAMEWORK = {
 SPECTACULAR_SETTINGS = {
     "TITLE": "Rebalancer API",
     "DESCRIPTION": "Read API for households, accounts, positions, lots and securities. "
-    "Every response is scoped to the caller's firm and role.",
+    "Every response is scoped to the caller's firm and role. Lists are paged (`page`, "
+    "`page_size` up to 500), filtered by the parameters each list documents and sorted by "
+    "`ordering`; an unsupported parameter is a 400. [Back to the app](/)",
     "VERSION": "1",
     "SERVE_INCLUDE_SCHEMA": False,
     # Swagger UI and Redoc assets from drf-spectacular-sidecar: served locally, no CDN.

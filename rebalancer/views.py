@@ -1,13 +1,12 @@
-"""Tenancy-core pages: the home page per role, members, audit log, API token, passwords.
+"""Tenancy-core pages: members, audit log, API token, passwords.
 
 Every page goes through :class:`~rebalancer.mixins.FirmScopedMixin`; list pages return their
 ``partials/_*.html`` table when the request comes from htmx (search and paging swap the table).
+The role home pages live with what they show, in :mod:`workflow.dashboards`.
 """
 
 from __future__ import annotations
 
-import datetime as dt
-from collections.abc import Callable
 from typing import Any
 
 from django.contrib import messages
@@ -16,196 +15,39 @@ from django.contrib.auth import views as auth_views
 from django.contrib.auth.forms import PasswordChangeForm, SetPasswordForm
 from django.contrib.auth.models import User
 from django.contrib.auth.views import INTERNAL_RESET_SESSION_TOKEN
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.forms import Form
-from django.http import HttpRequest, HttpResponse, HttpResponseBase, HttpResponseRedirect
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse, reverse_lazy
 from django.views import View
 from django.views.generic import FormView, ListView, TemplateView
 from rest_framework.authtoken.models import Token
 
-from accounts.selectors import (
-    account_holdings,
-    accounts_by_registration,
-    book_summary,
-    household_list,
-    largest_account_id,
-    valued_page,
-)
-from models_hub.selectors import market_data_summary
 from rebalancer import services
+from rebalancer.filters import AuditEventFilterSet, MembershipFilterSet
 from rebalancer.forms import DeactivateForm, InviteForm, RoleForm
 from rebalancer.mixins import FirmScopedMixin
 from rebalancer.models import AuditEvent, Membership
 from rebalancer.roles import Action, Resource, Role
-from rebalancer.selectors import (
-    audit_action_names,
-    audit_event_list,
-    member_counts,
-    member_list,
-    recent_imports,
-)
-from rebalancer.tenancy import AnyUser
-
-PAGE_SIZE = 50
-
-
-def add_service_errors(form: Form, exc: ValidationError) -> None:
-    """Show a service's ValidationError on the form: per field where it names one."""
-    if hasattr(exc, "error_dict"):
-        for field, errors in sorted(exc.message_dict.items()):
-            form.add_error(field if field in form.fields else None, errors)
-    else:
-        form.add_error(None, exc.messages)
-
-
-class HtmxPartialMixin:
-    """Render ``partial_template_name`` instead of the page when htmx asks."""
-
-    partial_template_name: str = ""
-    template_name: str
-    request: HttpRequest
-
-    def get_template_names(self) -> list[str]:
-        if self.partial_template_name and getattr(self.request, "htmx", False):
-            return [self.partial_template_name]
-        return [self.template_name]
-
-
-class SearchMixin:
-    """A list page searched by the ``q`` query parameter; the term goes back to the template."""
-
-    request: HttpRequest
-
-    @property
-    def search(self) -> str:
-        return self.request.GET.get("q", "")
-
-    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
-        context: dict[str, Any] = super().get_context_data(**kwargs)  # type: ignore[misc]
-        context["q"] = self.search
-        return context
-
-
-# --- Home per role -------------------------------------------------------------------------
-
-
-def _largest_account_holdings(user: AnyUser, as_of: dt.date | None) -> Any:
-    largest = largest_account_id(user=user, as_of=as_of)
-    if largest is None:
-        return None
-    return account_holdings(user=user, account_id=largest, as_of=as_of)
-
-
-def _first_households(user: AnyUser, n: int = 10) -> list[Any]:
-    households = household_list(user=user)
-    return valued_page(households, list(households.values_list("pk", flat=True)[:n]), user=user)
-
-
-def _home_advisor(user: AnyUser) -> dict[str, Any]:
-    book = book_summary(user=user)
-    holdings = _largest_account_holdings(user, book.prices_as_of)
-    return {
-        "book": book,
-        "households": _first_households(user),
-        "holdings": holdings,
-        "has_synthetic": holdings is not None and holdings.has_synthetic,
-    }
-
-
-def _home_investment(user: AnyUser) -> dict[str, Any]:
-    market = market_data_summary(user=user)
-    return {
-        "book": book_summary(user=user),
-        "market": market,
-        "has_synthetic": market.synthetic_securities > 0,
-        "registrations": accounts_by_registration(user=user),
-    }
-
-
-def _home_overlay(user: AnyUser) -> dict[str, Any]:
-    return {
-        "book": book_summary(user=user),
-        "registrations": accounts_by_registration(user=user),
-        "households": _first_households(user),
-    }
-
-
-def _home_compliance(user: AnyUser) -> dict[str, Any]:
-    return {
-        "book": book_summary(user=user),
-        "events": list(audit_event_list(user=user)[:10]),
-        "imports": recent_imports(user=user),
-    }
-
-
-def _home_management(user: AnyUser) -> dict[str, Any]:
-    return {
-        "book": book_summary(user=user),
-        "registrations": accounts_by_registration(user=user),
-        "members": member_counts(user=user),
-        "events": list(audit_event_list(user=user)[:10]),
-    }
-
-
-def _home_data_manager(user: AnyUser) -> dict[str, Any]:
-    market = market_data_summary(user=user)
-    return {
-        "book": book_summary(user=user),
-        "market": market,
-        "has_synthetic": market.synthetic_securities > 0,
-        "imports": recent_imports(user=user, limit=10),
-    }
-
-
-def _home_firm_admin(user: AnyUser) -> dict[str, Any]:
-    return {
-        "book": book_summary(user=user),
-        "members": member_counts(user=user),
-        "events": list(audit_event_list(user=user)[:10]),
-        "imports": recent_imports(user=user),
-    }
-
-
-HOME_FIGURES: dict[Role, Callable[[AnyUser], dict[str, Any]]] = {
-    Role.ADVISOR: _home_advisor,
-    Role.IPC: _home_investment,
-    Role.OVERLAY_MANAGER: _home_overlay,
-    Role.COMPLIANCE: _home_compliance,
-    Role.MANAGEMENT: _home_management,
-    Role.DATA_MANAGER: _home_data_manager,
-    Role.FIRM_ADMIN: _home_firm_admin,
-}
-
-
-class HomeView(FirmScopedMixin, TemplateView):
-    """Each role's landing page, with real figures from the data it may see."""
-
-    def handle_no_membership(self) -> HttpResponseBase:
-        if self.request.user.is_staff:  # the platform operator works in the admin
-            return redirect("admin:index")
-        raise PermissionDenied("Your user has no membership of an active firm.")
-
-    def get_template_names(self) -> list[str]:
-        return [f"home/{self.membership.role}.html"]
-
-    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
-        context = super().get_context_data(**kwargs)
-        context.update(HOME_FIGURES[Role(self.membership.role)](self.request.user))
-        return context
-
+from rebalancer.selectors import audit_action_list, audit_event_list, member_list
+from rebalancer.web import FilteredListMixin, HtmxPartialMixin, add_service_errors
 
 # --- Members -------------------------------------------------------------------------------
 
 
-class MemberListView(FirmScopedMixin, HtmxPartialMixin, ListView):  # type: ignore[type-arg]
+class MemberListView(
+    FilteredListMixin,
+    FirmScopedMixin,
+    HtmxPartialMixin,
+    ListView,  # type: ignore[type-arg]
+):
     tenancy_resource = Resource.MEMBERSHIP
     template_name = "members/member_list.html"
     partial_template_name = "members/partials/_member_table.html"
-    paginate_by = PAGE_SIZE
+    filterset_class = MembershipFilterSet
 
-    def get_queryset(self) -> Any:
+    def get_base_queryset(self) -> Any:
         return member_list(user=self.request.user)
 
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
@@ -308,24 +150,24 @@ class MemberDeactivateView(MemberActionView):
 # --- Audit log -----------------------------------------------------------------------------
 
 
-class AuditLogView(FirmScopedMixin, HtmxPartialMixin, ListView):  # type: ignore[type-arg]
+class AuditLogView(
+    FilteredListMixin,
+    FirmScopedMixin,
+    HtmxPartialMixin,
+    ListView,  # type: ignore[type-arg]
+):
     tenancy_resource = Resource.AUDIT
     model = AuditEvent
     template_name = "audit/audit_log.html"
     partial_template_name = "audit/partials/_audit_table.html"
-    paginate_by = PAGE_SIZE
+    filterset_class = AuditEventFilterSet
 
-    def get_queryset(self) -> Any:
-        params = self.request.GET
-        return audit_event_list(
-            user=self.request.user,
-            action=params.get("action", "").strip(),
-            actor=params.get("actor", "").strip(),
-        )
+    def get_base_queryset(self) -> Any:
+        return audit_event_list(user=self.request.user)
 
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
         context = super().get_context_data(**kwargs)
-        context["actions"] = audit_action_names(user=self.request.user)
+        context["actions"] = audit_action_list(user=self.request.user)
         context["selected_action"] = self.request.GET.get("action", "")
         context["selected_actor"] = self.request.GET.get("actor", "")
         return context

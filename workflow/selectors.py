@@ -18,3 +18,8 @@ def import_list(*, user: AnyUser, with_errors: bool = False) -> FirmQuerySet[Imp
         .order_by("-created_at", "-id")
     )
     return queryset if with_errors else queryset.defer("errors")
+
+
+def import_list_recent(*, user: AnyUser, limit: int = 5) -> list[ImportRecord]:
+    """The latest import attempts the user may see (the import pages live under /feeds/)."""
+    return list(import_list(user=user)[:limit])

@@ -12,7 +12,6 @@ from typing import Any, cast
 from django import forms
 from django.contrib import messages
 from django.contrib.auth.models import User
-from django.core.exceptions import PermissionDenied
 from django.core.files.uploadedfile import UploadedFile
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse, HttpResponseBase
@@ -22,14 +21,15 @@ from django.views.generic import DetailView
 
 from rebalancer.mixins import FirmScopedMixin
 from rebalancer.roles import Action, Resource
+from rebalancer.web import PAGE_SIZE
 from workflow.feeds.reader import SUFFIXES
 from workflow.feeds.service import MAX_UPLOAD_BYTES, import_enqueue
+from workflow.filters import ImportRecordFilterSet
 from workflow.models import ImportKind, ImportRecord
 from workflow.selectors import import_list
 
 #: How often (seconds) a page asks for a queued or running import's status.
 POLL_SECONDS = 2
-PAGE_SIZE = 25
 
 
 class ImportUploadForm(forms.Form):
@@ -53,14 +53,13 @@ class ImportListView(FirmScopedMixin, View):
 
     tenancy_resource = Resource.IMPORT
     tenancy_action = Action.VIEW
+    tenancy_write_action = Action.CHANGE
     template_name = "workflow/import_list.html"
 
     def get(self, request: HttpRequest) -> HttpResponse:
         return self._render(ImportUploadForm())
 
     def post(self, request: HttpRequest) -> HttpResponseBase:
-        if not self.role_can(Resource.IMPORT, Action.CHANGE):
-            raise PermissionDenied("Only a data manager may import files.")
         form = ImportUploadForm(request.POST, request.FILES)
         if not form.is_valid():
             return self._render(form, status=400)
@@ -77,9 +76,15 @@ class ImportListView(FirmScopedMixin, View):
         return redirect("feeds:import_detail", pk=record.pk)
 
     def _render(self, form: ImportUploadForm, status: int = 200) -> HttpResponse:
-        records = import_list(user=self.request.user)
-        page = Paginator(records, PAGE_SIZE).get_page(self.request.GET.get("page"))
+        history = import_list(user=self.request.user)
+        records = ImportRecordFilterSet(self.request.GET, queryset=history, request=self.request)
+        rows = records.qs if records.is_valid() else history.none()
+        page = Paginator(rows, PAGE_SIZE).get_page(self.request.GET.get("page"))
+        if records.errors:
+            status = 400
         context = {
+            "filter": records,
+            "filter_errors": records.error_text if records.errors else "",
             "form": form,
             "can_upload": self.role_can(Resource.IMPORT, Action.CHANGE),
             "page": page,

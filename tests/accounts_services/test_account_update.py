@@ -9,6 +9,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 
 from accounts.models import Account, AccountFlag
 from accounts.services import account_update
+from rebalancer.authz import SystemActor
 from rebalancer.models import AuditEvent
 from rebalancer.roles import Role
 from tests.conftest import Cast
@@ -54,7 +55,7 @@ def test_update_saves_changes_and_audits_before_and_after(cast: Cast) -> None:
 def test_no_real_change_writes_nothing(cast: Cast) -> None:
     account_update(
         account=cast.account_a1,
-        actor=None,
+        actor=SystemActor.COMMAND,
         changes={"cash_balance": Decimal("10000.00"), "status": "active"},
         reason="re-sent by the custodian",
     )
@@ -78,7 +79,9 @@ def test_bad_changes_are_refused_and_nothing_changes(
     cast: Cast, changes: dict[str, object], field: str
 ) -> None:
     with pytest.raises(ValidationError) as raised:
-        account_update(account=cast.account_a1, actor=None, changes=changes, reason="r")
+        account_update(
+            account=cast.account_a1, actor=SystemActor.COMMAND, changes=changes, reason="r"
+        )
     assert field in raised.value.message_dict
     stored = Account.objects.get(pk=cast.account_a1.pk)
     assert (stored.cash_balance, stored.status, stored.name) == (
@@ -110,8 +113,16 @@ def test_roles_without_account_change_are_refused(cast: Cast) -> None:
 def test_advisor_reassignment_needs_an_advisor_of_the_same_firm(cast: Cast) -> None:
     with pytest.raises(ValidationError, match="no active advisor"):
         account_update(
-            account=cast.account_a2, actor=None, changes={"advisor": cast.advisor_b.pk}, reason="r"
+            account=cast.account_a2,
+            actor=SystemActor.COMMAND,
+            changes={"advisor": cast.advisor_b.pk},
+            reason="r",
         )
     advisor = cast.user(Role.ADVISOR)
-    account_update(account=cast.account_a2, actor=None, changes={"advisor": advisor.pk}, reason="r")
+    account_update(
+        account=cast.account_a2,
+        actor=SystemActor.COMMAND,
+        changes={"advisor": advisor.pk},
+        reason="r",
+    )
     assert Account.objects.get(pk=cast.account_a2.pk).advisor == advisor

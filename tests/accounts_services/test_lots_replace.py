@@ -11,6 +11,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from accounts.invariants import position_lot_mismatches
 from accounts.models import Position, TaxLot
 from accounts.services import LotInput, lots_replace
+from rebalancer.authz import SystemActor
 from rebalancer.models import AuditEvent
 from rebalancer.roles import Role
 from tests.conftest import Cast
@@ -63,7 +64,12 @@ def test_replace_recomputes_positions_from_lots_and_audits(cast: Cast) -> None:
 
 
 def test_empty_lots_empty_the_account(cast: Cast) -> None:
-    lots_replace(account=cast.account_a1, actor=None, lots=[], reason="account transferred out")
+    lots_replace(
+        account=cast.account_a1,
+        actor=SystemActor.COMMAND,
+        lots=[],
+        reason="account transferred out",
+    )
     assert not Position.objects.filter(account=cast.account_a1).exists()
     assert not TaxLot.objects.filter(account=cast.account_a1).exists()
 
@@ -71,7 +77,7 @@ def test_empty_lots_empty_the_account(cast: Cast) -> None:
 def test_reusing_the_accounts_own_lot_ids_is_allowed(cast: Cast) -> None:
     lots_replace(
         account=cast.account_a1,
-        actor=None,
+        actor=SystemActor.COMMAND,
         lots=[_lot(cast.security_a.pk, "A1-1", "2")],
         reason="corrected quantity",
     )
@@ -97,10 +103,10 @@ def test_bad_lots_are_refused_and_nothing_changes(
     before = _holdings(cast.account_a1.pk), AuditEvent.objects.count()
     inputs = [_lot(cast.security_a.pk, lot_id, q, b) for lot_id, q, b in lots]
     if message is None:
-        lots_replace(account=cast.account_a1, actor=None, lots=inputs, reason="r")
+        lots_replace(account=cast.account_a1, actor=SystemActor.COMMAND, lots=inputs, reason="r")
         return
     with pytest.raises(ValidationError, match=message):
-        lots_replace(account=cast.account_a1, actor=None, lots=inputs, reason="r")
+        lots_replace(account=cast.account_a1, actor=SystemActor.COMMAND, lots=inputs, reason="r")
     assert (_holdings(cast.account_a1.pk), AuditEvent.objects.count()) == before
 
 
@@ -111,7 +117,7 @@ def test_security_of_another_firm_lot_id_of_another_account_and_future_date_are_
     with pytest.raises(ValidationError) as raised:
         lots_replace(
             account=cast.account_a1,
-            actor=None,
+            actor=SystemActor.COMMAND,
             lots=[
                 _lot(cast.security_b.pk, "Y-1", "1"),
                 _lot(cast.security_a.pk, "A1-2", "1"),
@@ -129,7 +135,7 @@ def test_security_of_another_firm_lot_id_of_another_account_and_future_date_are_
 
 def test_blank_reason_is_refused(cast: Cast) -> None:
     with pytest.raises(ValidationError, match="say why"):
-        lots_replace(account=cast.account_a1, actor=None, lots=[], reason=" ")
+        lots_replace(account=cast.account_a1, actor=SystemActor.COMMAND, lots=[], reason=" ")
 
 
 @pytest.mark.parametrize("role", [Role.ADVISOR, Role.FIRM_ADMIN, Role.OVERLAY_MANAGER])

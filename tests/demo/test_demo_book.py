@@ -15,14 +15,14 @@ from django.core.management import CommandError, call_command
 from django.db import connection, transaction
 from django.test import override_settings
 
-from accounts.demo.build import (
+from accounts.invariants import position_lot_mismatches
+from accounts.models import Account, Household, Position, TaxLot
+from demo.book.build import (
     DEMO_PASSWORD,
     demo_specs,
     firm_book_build,
 )
-from accounts.demo.universe import universe_load
-from accounts.invariants import position_lot_mismatches
-from accounts.models import Account, Household, Position, TaxLot
+from demo.book.universe import universe_load
 from models_hub.models import Price, Security
 from rebalancer.models import AuditEvent, Firm, Membership
 from rebalancer.roles import Role
@@ -200,7 +200,7 @@ def test_one_audit_event_per_firm_build(book: str) -> None:
     assert sorted(events.values_list("firm__slug", flat=True)) == ["demo", "second-street"]
     event = events.get(firm__slug="demo")
     assert event.after is not None and event.after["accounts"] == ACCOUNTS
-    assert event.actor is None and event.actor_label == "system"
+    assert event.actor is None and event.actor_label == "system:demo"
 
 
 def test_rerun_leaves_the_book_and_logins_only_in_demo_mode(book: str) -> None:

@@ -7,7 +7,7 @@ from dataclasses import replace
 
 import pytest
 
-from accounts.demo.plan import (
+from demo.book.plan import (
     DI_MIN_NAMES,
     KIND_DIRECT_INDEXING,
     KIND_LEGACY,
@@ -17,7 +17,7 @@ from accounts.demo.plan import (
     book_plan,
     household_sizes,
 )
-from accounts.demo.universe import Universe, universe_load
+from demo.book.universe import Universe, universe_load
 
 SPEC = BookSpec(stream="demo", seed=42, accounts=120, advisors=3, number_prefix="DW")
 

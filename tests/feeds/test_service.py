@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from models_hub.models import Price
+from rebalancer.authz import SystemActor
 from rebalancer.models import AuditEvent
 from rebalancer.roles import Role
 from tests.conftest import Cast
@@ -65,7 +66,7 @@ def test_force_compares_every_row_even_for_the_same_file(cast: Cast) -> None:
     run(cast, "prices", PRICES)
     forced = import_file(
         firm=cast.firm_a,
-        actor=None,
+        actor=SystemActor.COMMAND,
         kind="prices",
         file_name="prices.csv",
         content=csv_bytes(PRICES),
@@ -78,7 +79,7 @@ def test_force_compares_every_row_even_for_the_same_file(cast: Cast) -> None:
 
 def test_the_same_file_in_another_firm_is_imported_there(cast: Cast) -> None:
     run(cast, "prices", PRICES)
-    other = run(cast, "prices", PRICES, firm=cast.firm_b, actor=cast.admin_b)
+    other = run(cast, "prices", PRICES, firm=cast.firm_b, actor=SystemActor.COMMAND)
     assert (other.status, other.created) == (ImportStatus.APPLIED, 2)
     assert Price.objects.filter(firm=cast.firm_b).count() == 3
 

@@ -10,6 +10,7 @@ from django.test import Client
 from django.urls import reverse
 
 from models_hub.models import Price
+from rebalancer.authz import SystemActor
 from rebalancer.roles import Role
 from tests.conftest import Cast
 from tests.feeds.conftest import csv_bytes, run, snapshot
@@ -109,7 +110,7 @@ def test_history_shows_only_the_firms_own_imports(
     cast: Cast, django_assert_max_num_queries: Any
 ) -> None:
     run(cast, "prices", PRICES, name="alpha-prices.csv")
-    run(cast, "prices", PRICES, name="beta-prices.csv", firm=cast.firm_b, actor=cast.admin_b)
+    run(cast, "prices", PRICES, name="beta-prices.csv", firm=cast.firm_b, actor=SystemActor.COMMAND)
     client = client_for(cast.user(Role.DATA_MANAGER))
     with django_assert_max_num_queries(10):
         response = client.get(LIST)
@@ -118,7 +119,7 @@ def test_history_shows_only_the_firms_own_imports(
 
 
 def test_another_firms_import_is_not_found(cast: Cast) -> None:
-    other = run(cast, "prices", PRICES, firm=cast.firm_b, actor=cast.admin_b)
+    other = run(cast, "prices", PRICES, firm=cast.firm_b, actor=SystemActor.COMMAND)
     client = client_for(cast.user(Role.DATA_MANAGER))
     for name in ("feeds:import_detail", "feeds:import_status"):
         assert client.get(reverse(name, args=[other.pk])).status_code == 404

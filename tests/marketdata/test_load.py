@@ -10,8 +10,9 @@ import pytest
 from django.core.exceptions import PermissionDenied
 from django.core.management import CommandError, call_command
 
-from models_hub.marketdata.load import market_data_load
+from demo.marketdata.load import market_data_load
 from models_hub.models import Price, Security, SecurityStatus
+from rebalancer.authz import SystemActor
 from rebalancer.models import AuditEvent
 from rebalancer.roles import Role
 from tests.conftest import Cast
@@ -51,8 +52,8 @@ def test_load_writes_securities_and_full_history_as_in_the_files(cast: Cast) -> 
 
 
 def test_second_load_changes_nothing_and_a_changed_close_is_restored(cast: Cast) -> None:
-    first = market_data_load(firm=cast.firm_a, actor=None, tickers=TICKERS)
-    again = market_data_load(firm=cast.firm_a, actor=None, tickers=TICKERS)
+    first = market_data_load(firm=cast.firm_a, actor=SystemActor.COMMAND, tickers=TICKERS)
+    again = market_data_load(firm=cast.firm_a, actor=SystemActor.COMMAND, tickers=TICKERS)
     assert (again.securities_created, again.prices_created, again.prices_updated) == (0, 0, 0)
     assert again.securities_unchanged == 4
     assert again.prices_unchanged == first.prices_created
@@ -62,7 +63,7 @@ def test_second_load_changes_nothing_and_a_changed_close_is_restored(cast: Cast)
         close=Decimal("1.00")
     )
     Security.objects.for_firm(cast.firm_a.pk).filter(ticker="MSFT").update(name="Wrong")
-    fixed = market_data_load(firm=cast.firm_a, actor=None, tickers=["MSFT"])
+    fixed = market_data_load(firm=cast.firm_a, actor=SystemActor.COMMAND, tickers=["MSFT"])
     assert (fixed.prices_updated, fixed.securities_updated) == (1, 1)
     assert _prices(cast.firm_a.pk, "MSFT")[day] == csv_closes()[("MSFT", day)]
     assert Security.objects.for_firm(cast.firm_a.pk).get(ticker="MSFT").name == "Microsoft"
@@ -70,7 +71,7 @@ def test_second_load_changes_nothing_and_a_changed_close_is_restored(cast: Cast)
 
 def test_existing_security_of_the_cast_gains_history(cast: Cast) -> None:
     # The cast's AAPL has one price on 2019-12-31 (293.65, the real close): it is kept.
-    counts = market_data_load(firm=cast.firm_a, actor=None, tickers=["AAPL"])
+    counts = market_data_load(firm=cast.firm_a, actor=SystemActor.COMMAND, tickers=["AAPL"])
     assert counts.securities_updated == 1  # the cast's row lacks the reference fields
     assert counts.prices_unchanged == 1
     assert len(_prices(cast.firm_a.pk, "AAPL")) == counts.prices_created + 1
@@ -80,9 +81,9 @@ def test_existing_security_of_the_cast_gains_history(cast: Cast) -> None:
 def test_unknown_ticker_is_refused_and_nothing_written(cast: Cast) -> None:
     before = Security.objects.count(), Price.objects.count(), AuditEvent.objects.count()
     with pytest.raises(ValueError, match="NOPE"):
-        market_data_load(firm=cast.firm_a, actor=None, tickers=["MSFT", "NOPE"])
+        market_data_load(firm=cast.firm_a, actor=SystemActor.COMMAND, tickers=["MSFT", "NOPE"])
     with pytest.raises(ValueError, match="no tickers"):
-        market_data_load(firm=cast.firm_a, actor=None, tickers=[])
+        market_data_load(firm=cast.firm_a, actor=SystemActor.COMMAND, tickers=[])
     assert (Security.objects.count(), Price.objects.count(), AuditEvent.objects.count()) == before
 
 

@@ -1,11 +1,11 @@
-"""The real S&P 500 files as models_hub.marketdata.real reads them, against a plain csv read."""
+"""The real S&P 500 files as demo.marketdata.real reads them, against a plain csv read."""
 
 from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
 
-from models_hub.marketdata.real import (
+from demo.marketdata.real import (
     caps_2015,
     demo_today,
     real_closes,

@@ -7,9 +7,9 @@ import math
 
 import numpy as np
 
-from models_hub.marketdata import synthetic
-from models_hub.marketdata.real import CAPS_DATE, DATA_DIR, caps_2015, real_closes, real_securities
-from models_hub.marketdata.synthetic import SYNTHETIC_FUNDS, basket_returns, synthetic_closes
+from demo.marketdata import synthetic
+from demo.marketdata.real import CAPS_DATE, DATA_DIR, caps_2015, real_closes, real_securities
+from demo.marketdata.synthetic import SYNTHETIC_FUNDS, basket_returns, synthetic_closes
 
 
 def _series(ticker: str) -> np.ndarray:

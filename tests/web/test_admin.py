@@ -8,6 +8,7 @@ from django.test import Client
 from django.urls import reverse
 
 from rebalancer.audit import audit_record
+from rebalancer.authz import SystemActor
 from rebalancer.models import AuditEvent, Firm, Membership
 from rebalancer.roles import Role
 from tests.conftest import Cast
@@ -58,7 +59,7 @@ def test_operator_deactivates_a_firm_with_a_reason(operator_client: Client, cast
 
 
 def test_audit_events_are_read_only_in_the_admin(operator_client: Client, cast: Cast) -> None:
-    event = audit_record(firm=cast.firm_a, actor=None, action="x.y")
+    event = audit_record(firm=cast.firm_a, actor=SystemActor.IMPORT, action="x.y")
     assert operator_client.get(reverse("admin:rebalancer_auditevent_changelist")).status_code == 200
     assert operator_client.get(reverse("admin:rebalancer_auditevent_add")).status_code == 403
     assert (

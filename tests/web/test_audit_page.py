@@ -10,6 +10,7 @@ from django.test import Client
 from django.urls import reverse
 
 from rebalancer.audit import audit_record
+from rebalancer.authz import SystemActor
 from rebalancer.roles import Role
 from tests.conftest import Cast
 
@@ -38,8 +39,8 @@ def test_audit_log_shows_own_firm_events_newest_first(cast: Cast, client_for: Cl
 
 
 def test_audit_log_filters_by_action_as_an_htmx_partial(cast: Cast, client_for: ClientFor) -> None:
-    audit_record(firm=cast.firm_a, actor=None, action="prices.import")
-    audit_record(firm=cast.firm_a, actor=None, action="membership.invite")
+    audit_record(firm=cast.firm_a, actor=SystemActor.IMPORT, action="prices.import")
+    audit_record(firm=cast.firm_a, actor=SystemActor.IMPORT, action="membership.invite")
     response = client_for(cast.user(Role.MANAGEMENT)).get(
         reverse("audit_log"), {"action": "prices.import"}, headers={"HX-Request": "true"}
     )
@@ -53,7 +54,7 @@ def test_audit_log_is_paged_with_a_bounded_query_count(
     cast: Cast, client_for: ClientFor, django_assert_max_num_queries: Any
 ) -> None:
     for n in range(70):
-        audit_record(firm=cast.firm_a, actor=None, action=f"bulk.{n:02d}")
+        audit_record(firm=cast.firm_a, actor=SystemActor.IMPORT, action=f"bulk.{n:02d}")
     client = client_for(cast.user(Role.FIRM_ADMIN))
     with django_assert_max_num_queries(7):
         html = client.get(reverse("audit_log")).content.decode()

@@ -10,6 +10,7 @@ from django.test import Client
 from django.urls import reverse
 
 from rebalancer.audit import audit_record
+from rebalancer.authz import SystemActor
 from rebalancer.roles import Role
 from tests.conftest import Cast
 
@@ -86,8 +87,10 @@ def test_data_manager_home_shows_market_data(cast: Cast, client_for: ClientFor) 
 def test_compliance_home_shows_recent_audit_events_of_its_firm(
     cast: Cast, client_for: ClientFor
 ) -> None:
-    audit_record(firm=cast.firm_a, actor=None, action="prices.import", reason="nightly")
-    audit_record(firm=cast.firm_b, actor=None, action="other.firm.event")
+    audit_record(
+        firm=cast.firm_a, actor=SystemActor.IMPORT, action="prices.import", reason="nightly"
+    )
+    audit_record(firm=cast.firm_b, actor=SystemActor.IMPORT, action="other.firm.event")
     html = _home(client_for(cast.user(Role.COMPLIANCE)))
     assert "prices.import" in html
     assert "other.firm.event" not in html

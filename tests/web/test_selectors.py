@@ -10,15 +10,15 @@ import numpy as np
 import pytest
 
 from accounts.selectors import (
-    account_holdings,
+    account_holdings_get,
+    account_largest_get,
     anniversary,
-    book_summary,
-    firm_aum,
+    book_summary_get,
+    firm_aum_get,
     is_long_term,
-    largest_account_id,
-    securities_value,
+    securities_value_get,
 )
-from models_hub.selectors import latest_prices, market_data_summary
+from models_hub.selectors import market_data_summarize, prices_latest_get
 from optimizer.tax import is_long_term as optimizer_is_long_term
 from rebalancer.roles import Role
 from tests.conftest import Cast
@@ -28,9 +28,9 @@ pytestmark = pytest.mark.django_db
 
 
 def test_firm_aum_is_positions_at_latest_close_plus_cash(cast: Cast) -> None:
-    assert firm_aum(user=cast.user(Role.MANAGEMENT)) == Decimal("24404.75")
-    assert firm_aum(user=cast.user(Role.ADVISOR)) == Decimal("14404.75")
-    assert firm_aum(user=cast.admin_b) == Decimal("12055.55")
+    assert firm_aum_get(user=cast.user(Role.MANAGEMENT)) == Decimal("24404.75")
+    assert firm_aum_get(user=cast.user(Role.ADVISOR)) == Decimal("14404.75")
+    assert firm_aum_get(user=cast.admin_b) == Decimal("12055.55")
 
 
 def test_aum_uses_the_latest_close_not_an_older_or_other_firms(cast: Cast) -> None:
@@ -38,7 +38,7 @@ def test_aum_uses_the_latest_close_not_an_older_or_other_firms(cast: Cast) -> No
     PriceFactory.create(security=cast.security_b, date=dt.date(2020, 1, 2), close=Decimal("999"))
     PriceFactory.create(security=cast.security_a, date=dt.date(2020, 1, 2), close=Decimal("300"))
     # 15 shares x 300 (2020-01-02 close of firm A's own AAPL row).
-    assert securities_value(user=cast.user(Role.MANAGEMENT)) == Decimal("4500.00")
+    assert securities_value_get(user=cast.user(Role.MANAGEMENT)) == Decimal("4500.00")
 
 
 def test_aum_is_one_query_whatever_the_book_size(
@@ -51,13 +51,13 @@ def test_aum_is_one_query_whatever_the_book_size(
             cast.account_a2, security, [(f"X{n}", Decimal("1"), Decimal("5"), dt.date(2018, 1, 2))]
         )
     user = cast.user(Role.MANAGEMENT)
-    firm_aum(user=user)  # warm the membership cache
+    firm_aum_get(user=user)  # warm the membership cache
     with django_assert_max_num_queries(2):  # positions value + cash
-        assert firm_aum(user=user) == Decimal("24604.75")
+        assert firm_aum_get(user=user) == Decimal("24604.75")
 
 
 def test_book_summary_counts_and_values(cast: Cast) -> None:
-    summary = book_summary(user=cast.user(Role.ADVISOR))
+    summary = book_summary_get(user=cast.user(Role.ADVISOR))
     assert (summary.households, summary.accounts) == (1, 1)
     assert summary.securities_value == Decimal("4404.75")
     assert summary.cash == Decimal("10000.00")
@@ -69,13 +69,13 @@ def test_account_holdings_of_another_firm_raise_not_found(cast: Cast) -> None:
     from accounts.models import Account
 
     with pytest.raises(Account.DoesNotExist):
-        account_holdings(user=cast.admin_b, account_id=cast.account_a1.pk)
+        account_holdings_get(user=cast.admin_b, account_id=cast.account_a1.pk)
     with pytest.raises(Account.DoesNotExist):
-        account_holdings(user=cast.user(Role.ADVISOR), account_id=cast.account_a2.pk)
+        account_holdings_get(user=cast.user(Role.ADVISOR), account_id=cast.account_a2.pk)
 
 
 def test_account_holdings_split_gains_by_lot_term(cast: Cast) -> None:
-    holdings = account_holdings(user=cast.user(Role.ADVISOR), account_id=cast.account_a1.pk)
+    holdings = account_holdings_get(user=cast.user(Role.ADVISOR), account_id=cast.account_a1.pk)
     (position,) = holdings.positions
     assert [lot.long_term for lot in position.lots] == [True, False]
     assert [lot.unrealized for lot in position.lots] == [Decimal("1936.50"), Decimal("-131.75")]
@@ -117,19 +117,19 @@ def test_latest_prices_is_one_query_and_skips_unpriced(
     unpriced = SecurityFactory.create(firm=cast.firm_a)
     PriceFactory.create(security=cast.security_a, date=dt.date(2020, 1, 2), close=Decimal("301.5"))
     user = cast.user(Role.DATA_MANAGER)
-    latest_prices(user=user)  # warm the membership cache
+    prices_latest_get(user=user)  # warm the membership cache
     with django_assert_num_queries(1):
-        prices = latest_prices(user=user)
+        prices = prices_latest_get(user=user)
     assert set(prices) == {cast.security_a.pk}
     assert unpriced.pk not in prices
     assert prices[cast.security_a.pk].date == dt.date(2020, 1, 2)
     assert prices[cast.security_a.pk].close == Decimal("301.5")
-    assert latest_prices(user=cast.admin_b)[cast.security_b.pk].close == Decimal("293.65")
+    assert prices_latest_get(user=cast.admin_b)[cast.security_b.pk].close == Decimal("293.65")
 
 
 def test_market_data_summary(cast: Cast) -> None:
     SecurityFactory.create(firm=cast.firm_a, is_synthetic=True)
-    summary = market_data_summary(user=cast.user(Role.DATA_MANAGER))
+    summary = market_data_summarize(user=cast.user(Role.DATA_MANAGER))
     assert (summary.securities, summary.synthetic_securities) == (2, 1)
     assert summary.prices_as_of == dt.date(2019, 12, 31)
     assert summary.priced_on_as_of == 1
@@ -138,14 +138,15 @@ def test_market_data_summary(cast: Cast) -> None:
 def test_largest_account_counts_positions_cash_and_stale_prices(cast: Cast) -> None:
     manager = cast.user(Role.MANAGEMENT)
     as_of = dt.date(2019, 12, 31)
-    assert largest_account_id(user=manager, as_of=as_of) == cast.account_a1.pk
+    assert account_largest_get(user=manager, as_of=as_of) == cast.account_a1.pk
     # A security last priced before the valuation date still counts, at its latest close.
     stale = SecurityFactory.create(firm=cast.firm_a, ticker="OLD")
     PriceFactory.create(security=stale, date=dt.date(2019, 6, 28), close=Decimal("100"))
     holding(cast.account_a2, stale, [("S-1", Decimal("50"), Decimal("10"), dt.date(2018, 1, 2))])
-    assert largest_account_id(user=manager, as_of=as_of) == cast.account_a2.pk  # 15,000 > 14,404.75
+    # 15,000 > 14,404.75
+    assert account_largest_get(user=manager, as_of=as_of) == cast.account_a2.pk
     # An all-cash account can be the largest.
     rich = AccountFactory.create(household=cast.hh_a2, cash_balance=Decimal("20000.00"))
-    assert largest_account_id(user=manager, as_of=as_of) == rich.pk
+    assert account_largest_get(user=manager, as_of=as_of) == rich.pk
     # An advisor only ranks their own accounts.
-    assert largest_account_id(user=cast.user(Role.ADVISOR), as_of=as_of) == cast.account_a1.pk
+    assert account_largest_get(user=cast.user(Role.ADVISOR), as_of=as_of) == cast.account_a1.pk

@@ -11,16 +11,17 @@ column blank) names an account that now holds no lots.
 from __future__ import annotations
 
 import datetime as dt
-from collections import defaultdict
 from dataclasses import dataclass
 from decimal import Decimal
 
 from django.utils import timezone
 
-from accounts.models import Position, TaxLot
+from accounts.models import TaxLot
+from accounts.services import LotInput, lots_sync
+from rebalancer.authz import SystemActor
 from rebalancer.models import Firm
 from workflow.feeds.accounts import UNKNOWN_ACCOUNT, account_ids
-from workflow.feeds.base import BATCH_SIZE, Counts, RowStream, chunked, ticker_ids
+from workflow.feeds.base import Counts, RowStream, chunked, ticker_ids
 from workflow.feeds.errors import ErrorReport
 from workflow.feeds.reader import Columns, FeedSource, Row, normalise_ticker
 
@@ -36,7 +37,6 @@ COLUMNS = Columns(
     )
 )
 _LOT_COLUMNS = ("ticker", "lot_id", "quantity", "cost_basis", "acquired_on")
-_LOT_FIELDS = ("account", "security", "position", "quantity", "cost_basis", "acquired_on")
 
 
 @dataclass(slots=True)
@@ -133,80 +133,23 @@ class LotsImporter:
             )
 
     def apply(self, *, firm: Firm, source: FeedSource, sha256: str) -> Counts:
+        """Hand every named account's lots to :func:`accounts.services.lots_sync` (the one
+        writer of lots and positions), as the import worker."""
         counts = Counts(lines=len(self.rows), rows=len(self.rows))
-        named = sorted({r.account_id for r in self.rows})
-        lots: dict[str, TaxLot] = {}
-        positions: dict[tuple[int, int], Position] = {}
-        for chunk in chunked(named):
-            lots.update(
-                (lot.lot_id, lot)
-                for lot in TaxLot.objects.for_firm(firm.pk).filter(account_id__in=chunk)
-            )
-            positions.update(
-                ((p.account_id, p.security_id), p)
-                for p in Position.objects.for_firm(firm.pk).filter(account_id__in=chunk)
-            )
-        wanted: dict[tuple[int, int], Decimal] = defaultdict(Decimal)
+        lots: dict[int, list[LotInput]] = {r.account_id: [] for r in self.rows}
         for r in self.rows:
             if r.lot is not None:
-                wanted[(r.account_id, r.lot[0])] += r.lot[2]
-
-        # Positions first: new lots need their position's id.
-        new_positions = [
-            Position(firm=firm, account_id=a, security_id=s, quantity=q)
-            for (a, s), q in sorted(wanted.items())
-            if (a, s) not in positions
-        ]
-        resized = [
-            p for key, p in sorted(positions.items()) if key in wanted and p.quantity != wanted[key]
-        ]
-        for position in resized:
-            position.quantity = wanted[(position.account_id, position.security_id)]
-        gone_positions = [p.pk for key, p in sorted(positions.items()) if key not in wanted]
-        Position.objects.bulk_create(new_positions, batch_size=BATCH_SIZE)
-        Position.objects.bulk_update(resized, ["quantity"], batch_size=BATCH_SIZE)
-        position_ids = {key: p.pk for key, p in positions.items()}
-        position_ids.update({(p.account_id, p.security_id): p.pk for p in new_positions})
-
-        new_lots: list[TaxLot] = []
-        changed_lots: list[TaxLot] = []
-        for r in self.rows:
-            if r.lot is None:
-                continue
-            security_id, lot_id, quantity, basis, acquired = r.lot
-            wanted_fields = {
-                "account_id": r.account_id,
-                "security_id": security_id,
-                "position_id": position_ids[(r.account_id, security_id)],
-                "quantity": quantity,
-                "cost_basis": basis,
-                "acquired_on": acquired,
-            }
-            lot = lots.pop(lot_id, None)
-            if lot is None:
-                new_lots.append(TaxLot(firm=firm, lot_id=lot_id, **wanted_fields))
-            elif any(getattr(lot, k) != v for k, v in wanted_fields.items()):
-                for name, value in wanted_fields.items():
-                    setattr(lot, name, value)
-                changed_lots.append(lot)
-            else:
-                counts.unchanged += 1
-        gone_lots = sorted(lot.pk for lot in lots.values())  # held before, not in the file
-        for chunk in chunked(gone_lots):
-            TaxLot.objects.filter(pk__in=chunk).delete()
-        TaxLot.objects.bulk_update(changed_lots, list(_LOT_FIELDS), batch_size=BATCH_SIZE)
-        TaxLot.objects.bulk_create(new_lots, batch_size=BATCH_SIZE)
-        for chunk in chunked(gone_positions):
-            Position.objects.filter(pk__in=chunk).delete()
-
-        counts.created = len(new_lots)
-        counts.updated = len(changed_lots)
-        counts.deleted = len(gone_lots)
+                lots[r.account_id].append(LotInput(*r.lot))
+        synced = lots_sync(firm_id=firm.pk, actor=SystemActor.IMPORT, lots=lots)
+        counts.created = synced.created
+        counts.updated = synced.updated
+        counts.unchanged = synced.unchanged
+        counts.deleted = synced.deleted
         counts.detail.update(
-            accounts=len(named),
-            positions_created=len(new_positions),
-            positions_updated=len(resized),
-            positions_deleted=len(gone_positions),
+            accounts=synced.accounts,
+            positions_created=synced.positions_created,
+            positions_updated=synced.positions_updated,
+            positions_deleted=synced.positions_deleted,
         )
-        counts.other_changes = len(new_positions) + len(resized) + len(gone_positions)
+        counts.other_changes = synced.positions_changed
         return counts

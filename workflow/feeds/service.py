@@ -17,13 +17,16 @@ import logging
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import cast
 
 from django.contrib.auth.models import User
 from django.db import transaction
 from django.utils import timezone
 
 from rebalancer.audit import audit_record
+from rebalancer.authz import Actor, SystemActor, authorize
 from rebalancer.models import Firm
+from rebalancer.roles import Resource
 from workflow.feeds.accounts import AccountsImporter
 from workflow.feeds.base import Counts, Importer
 from workflow.feeds.errors import ErrorReport, FeedError
@@ -39,6 +42,13 @@ logger = logging.getLogger(__name__)
 MAX_UPLOAD_BYTES = 100 * 1024 * 1024
 
 
+def _user(actor: Actor) -> User | None:
+    """The user behind an actor, for ``created_by`` (None for a system actor)."""
+    if isinstance(actor, SystemActor) or actor.pk is None:
+        return None
+    return cast(User, actor)
+
+
 def importer_for(kind: str) -> Importer:
     importers: dict[str, type[Importer]] = {
         ImportKind.SECURITIES: SecuritiesImporter,
@@ -52,7 +62,7 @@ def importer_for(kind: str) -> Importer:
 def import_file(
     *,
     firm: Firm,
-    actor: User | None,
+    actor: Actor,
     kind: str,
     file_name: str,
     path: Path | None = None,
@@ -60,6 +70,7 @@ def import_file(
     force: bool = False,
 ) -> ImportRecord:
     """Import one file now, from ``path`` or from ``content``; returns its final record."""
+    authorize(actor=actor, firm=firm, resource=Resource.IMPORT)
     if kind not in ImportKind.values:
         raise ValueError(f"unknown import kind {kind!r}")
     if (path is None) == (content is None):
@@ -71,7 +82,7 @@ def import_file(
         file_name=file_name[:255],
         status=ImportStatus.RUNNING,
         started_at=timezone.now(),
-        created_by=actor if actor is not None and actor.pk is not None else None,
+        created_by=_user(actor),
     )
     return _execute(record=record, load=lambda: source, actor=actor, force=force)
 
@@ -80,6 +91,7 @@ def import_enqueue(
     *, firm: Firm, actor: User, kind: str, file_name: str, content: bytes
 ) -> ImportRecord:
     """Store an uploaded file and queue its import; the worker runs after this commits."""
+    authorize(actor=actor, firm=firm, resource=Resource.IMPORT)
     if kind not in ImportKind.values:
         raise ValueError(f"unknown import kind {kind!r}")
     # Imported here: the task module imports this one.
@@ -116,14 +128,15 @@ def import_run_queued(*, record_id: int) -> ImportRecord | None:
         content = ImportUpload.objects.filter(record_id=record_id).values_list("content", flat=True)
         return FeedSource(name=record.file_name, data=bytes(content.get()))
 
-    return _execute(record=record, load=load, actor=record.created_by, force=False)
+    actor: Actor = record.created_by if record.created_by is not None else SystemActor.IMPORT
+    return _execute(record=record, load=load, actor=actor, force=False)
 
 
 def _execute(
     *,
     record: ImportRecord,
     load: Callable[[], FeedSource],
-    actor: User | None,
+    actor: Actor,
     force: bool,
 ) -> ImportRecord:
     """Run the import and finish its record, whatever happens: a bug leaves ``failed``."""
@@ -145,7 +158,7 @@ def _run(
     *,
     record: ImportRecord,
     source: FeedSource,
-    actor: User | None,
+    actor: Actor,
     force: bool,
     started: float,
 ) -> None:

@@ -14,8 +14,8 @@ from typing import Any
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 
+from rebalancer.authz import Actor, NotAuthorized, SystemActor
 from rebalancer.models import Firm, Membership
-from rebalancer.roles import Action, Resource, role_can
 from workflow.feeds.service import import_file
 from workflow.models import ImportKind, ImportRecord, ImportStatus
 
@@ -44,22 +44,23 @@ class Command(BaseCommand):
         firm = Firm.objects.filter(slug=options["firm"], is_active=True).first()
         if firm is None:
             raise CommandError(f"no active firm with slug {options['firm']!r}")
-        actor = None
+        actor: Actor = SystemActor.COMMAND
         if options["user"]:
-            actor = get_user_model().objects.filter(username=options["user"]).first()
-            membership = Membership.objects.filter(user=actor, firm=firm).first()
-            if actor is None or membership is None:
+            user = get_user_model().objects.filter(username=options["user"]).first()
+            if user is None or not Membership.objects.filter(user=user, firm=firm).exists():
                 raise CommandError(f"{options['user']!r} is not a member of {firm.slug}")
-            if not role_can(membership.role, Resource.IMPORT, Action.CHANGE):
-                raise CommandError(f"{options['user']!r} may not import ({membership.role})")
-        record = import_file(
-            firm=firm,
-            actor=actor,
-            kind=options["kind"],
-            file_name=path.name,
-            path=path,
-            force=options["force"],
-        )
+            actor = user
+        try:
+            record = import_file(
+                firm=firm,
+                actor=actor,
+                kind=options["kind"],
+                file_name=path.name,
+                path=path,
+                force=options["force"],
+            )
+        except NotAuthorized as exc:
+            raise CommandError(f"{options['user']!r} may not import: {exc}") from exc
         self.stdout.write(summary(record))
         if record.status == ImportStatus.REJECTED:
             for error in record.errors:

@@ -7,7 +7,8 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from models_hub.marketdata.load import market_data_load
+from demo.marketdata.load import market_data_load
+from rebalancer.authz import SystemActor
 from rebalancer.models import Firm
 
 
@@ -30,7 +31,7 @@ class Command(BaseCommand):
         tickers = [t.strip() for t in options["tickers"].split(",") if t.strip()] or None
         started = time.perf_counter()
         try:
-            counts = market_data_load(firm=firm, actor=None, tickers=tickers)
+            counts = market_data_load(firm=firm, actor=SystemActor.COMMAND, tickers=tickers)
         except ValueError as exc:
             raise CommandError(str(exc)) from exc
         elapsed = time.perf_counter() - started

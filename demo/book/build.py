@@ -19,15 +19,16 @@ from django.contrib.contenttypes.models import ContentType
 from django.db import connection, transaction
 from django.utils import timezone
 
-from accounts.demo.names import FLAGS
-from accounts.demo.plan import BookSpec, HouseholdPlan, book_plan
-from accounts.demo.universe import Universe, universe_load
-from accounts.demo.write import WriteContext, WriteCounts, chunk_write
 from accounts.models import AccountFlag, Household
-from models_hub.marketdata.bulk import bulk_session
-from models_hub.marketdata.load import market_data_load
+from demo.book.names import FLAGS
+from demo.book.plan import BookSpec, HouseholdPlan, book_plan
+from demo.book.universe import Universe, universe_load
+from demo.book.write import WriteContext, WriteCounts, chunk_write
+from demo.marketdata.load import market_data_load
 from models_hub.models import Security
 from rebalancer.audit import audit_record
+from rebalancer.authz import SystemActor
+from rebalancer.bulk import bulk_session
 from rebalancer.models import Firm, Membership
 from rebalancer.roles import Role
 from rebalancer.tenancy import HOUSEHOLD_ASSIGNMENT_PERMISSION
@@ -185,7 +186,9 @@ def firm_book_build(*, spec: DemoFirmSpec, universe: Universe, password_hash: st
         tickers = sorted(
             {lot.ticker for chunk in planned for h in chunk for a in h.accounts for lot in a.lots}
         )
-    loaded = market_data_load(firm=firm, actor=None, tickers=tickers, prices=spec.prices != "none")
+    loaded = market_data_load(
+        firm=firm, actor=SystemActor.DEMO, tickers=tickers, prices=spec.prices != "none"
+    )
     market_seconds = time.perf_counter() - started
 
     started = time.perf_counter()
@@ -204,7 +207,7 @@ def firm_book_build(*, spec: DemoFirmSpec, universe: Universe, password_hash: st
         counts.add(chunk_write(ctx=ctx, households=chunk))
     audit_record(
         firm=firm,
-        actor=None,
+        actor=SystemActor.DEMO,
         action="demo_book.build",
         after={
             "seed": spec.book.seed,

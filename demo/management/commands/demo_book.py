@@ -1,6 +1,6 @@
 """``manage.py demo_book [--accounts N] [--seed S]``: build the demo book (idempotent), time it.
 
-Thin: parses options, calls :func:`accounts.demo.build.demo_book_build`, prints the report and,
+Thin: parses options, calls :func:`demo.book.build.demo_book_build`, prints the report and,
 only in demo mode (``settings.DEMO_MODE``), the demo logins.
 """
 
@@ -11,7 +11,7 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from accounts.demo.build import (
+from demo.book.build import (
     DEFAULT_ACCOUNTS,
     DEFAULT_SEED,
     DEMO_PASSWORD,

@@ -9,24 +9,22 @@ from decimal import Decimal
 from functools import lru_cache
 from typing import Any
 
-from django.contrib.auth.models import User
-from django.core.exceptions import PermissionDenied
 from django.db import transaction
 
-from models_hub.marketdata.bulk import bulk_session, rows_insert
-from models_hub.marketdata.real import (
+from demo.marketdata.real import (
     REAL_SOURCE,
     TICKS_PER_DOLLAR,
     CloseTable,
     real_closes,
     real_securities,
 )
-from models_hub.marketdata.synthetic import synthetic_closes, synthetic_funds
+from demo.marketdata.synthetic import synthetic_closes, synthetic_funds
 from models_hub.models import Price, Security, SecurityStatus, SecurityType
 from rebalancer.audit import audit_record
+from rebalancer.authz import Actor, authorize
+from rebalancer.bulk import bulk_session, rows_insert
 from rebalancer.models import Firm
-from rebalancer.roles import Action, Resource, role_can
-from rebalancer.tenancy import membership_of
+from rebalancer.roles import Resource
 
 #: Asset class of every real S&P 500 stock.
 STOCK_ASSET_CLASS = "US Large Cap"
@@ -115,18 +113,10 @@ def market_closes() -> CloseTable:
     return real_closes().combined(synthetic_closes())
 
 
-def _check_actor(*, firm: Firm, actor: User | None) -> None:
-    """The system (None), a platform operator, or a member of ``firm`` allowed to change prices."""
-    if actor is None or getattr(actor, "is_superuser", False):
-        return
-    membership = membership_of(actor)
-    if (
-        membership is None
-        or membership.firm_id != firm.pk
-        or not role_can(membership.role, Resource.SECURITY, Action.CHANGE)
-        or not role_can(membership.role, Resource.PRICE, Action.CHANGE)
-    ):
-        raise PermissionDenied("only the firm's data manager may load market data")
+def _check_actor(*, firm: Firm, actor: Actor) -> None:
+    """Loading market data changes the firm's securities and its prices."""
+    authorize(actor=actor, firm=firm, resource=Resource.SECURITY)
+    authorize(actor=actor, firm=firm, resource=Resource.PRICE)
 
 
 def _selected(tickers: Iterable[str] | None) -> list[SecuritySpec]:
@@ -157,7 +147,7 @@ def _close_text(ticks: int) -> str:
 def market_data_load(
     *,
     firm: Firm,
-    actor: User | None,
+    actor: Actor,
     tickers: Iterable[str] | None = None,
     prices: bool = True,
 ) -> MarketDataCounts:
@@ -168,7 +158,7 @@ def market_data_load(
     written). ``prices=False`` loads the securities alone. Idempotent: a second run creates
     nothing; a security whose reference fields changed is updated, as is a price whose close
     differs from the files. Prices are inserted in bulk; one audit event records the counts.
-    ``actor`` None means the system (e.g. the demo book builder).
+    ``actor`` is a user or a system actor (e.g. the demo book builder).
     """
     _check_actor(firm=firm, actor=actor)
     specs = _selected(tickers)

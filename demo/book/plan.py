@@ -19,7 +19,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from accounts.demo.names import (
+from accounts.models import AccountStatus, RegistrationType
+from demo.book.names import (
     CUSTODIANS,
     FIRST_NAMES,
     FLAG_DO_NOT_CONTACT,
@@ -30,8 +31,7 @@ from accounts.demo.names import (
     FLAG_TLH,
     SURNAMES,
 )
-from accounts.demo.universe import ModelPortfolio, Universe
-from accounts.models import AccountStatus, RegistrationType
+from demo.book.universe import ModelPortfolio, Universe
 
 TAXABLE = RegistrationType.TAXABLE.value
 TRADITIONAL_IRA = RegistrationType.TRADITIONAL_IRA.value

@@ -1,7 +1,8 @@
 """Bulk writers for a planned demo book: ids reserved per chunk, plain rows, no per-row queries.
 
-Positions are written as the sum of their planned lots, in the same transaction as the lots, so the
-position/lot invariant holds by construction (and :mod:`accounts.invariants` checks it).
+Households and accounts are inserted here; lots and positions go through
+:func:`accounts.services.lots_sync` (the one writer of lots), whose ``new_accounts`` path inserts
+them in bulk too, positions as the sums of their lots.
 """
 
 from __future__ import annotations
@@ -10,11 +11,14 @@ import datetime as dt
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any
 
-from accounts.demo.plan import HouseholdPlan
-from accounts.models import Account, Household, HouseholdUserObjectPermission, Position, TaxLot
-from models_hub.marketdata.bulk import ids_reserve, rows_insert
+from accounts.models import Account, Household, HouseholdUserObjectPermission
+from accounts.services import LotInput, lots_sync
+from demo.book.plan import HouseholdPlan
+from rebalancer.authz import SystemActor
+from rebalancer.bulk import ids_reserve, rows_insert
 
 
 @dataclass(frozen=True)
@@ -56,17 +60,14 @@ def _dollars(cents: int) -> str:
 def chunk_write(*, ctx: WriteContext, households: Sequence[HouseholdPlan]) -> WriteCounts:
     """Insert one chunk of planned households with their accounts, positions and lots."""
     accounts = [a for h in households for a in h.accounts]
-    held = [sorted({lot.ticker for lot in a.lots}) for a in accounts]
     household_ids = ids_reserve(model=Household, count=len(households))
     account_ids = ids_reserve(model=Account, count=len(accounts))
-    position_ids = iter(ids_reserve(model=Position, count=sum(len(t) for t in held)))
 
     household_rows = []
     assignment_rows = []
     account_rows = []
     flag_rows = []
-    position_rows = []
-    lot_rows = []
+    lots: dict[int, list[LotInput]] = {}
     by_kind: dict[str, int] = defaultdict(int)
     a = 0
     for household, household_id in zip(households, household_ids, strict=True):
@@ -96,34 +97,17 @@ def chunk_write(*, ctx: WriteContext, households: Sequence[HouseholdPlan]) -> Wr
                 )
             )
             flag_rows += [(account_id, ctx.flag_ids[name]) for name in plan.flags]
-            quantities: dict[str, int] = defaultdict(int)
-            for lot in plan.lots:
-                quantities[lot.ticker] += lot.quantity
-            position_of: dict[str, int] = {}
-            for ticker in held[a]:
-                position_of[ticker] = next(position_ids)
-                position_rows.append(
-                    (
-                        position_of[ticker],
-                        ctx.firm_id,
-                        account_id,
-                        ctx.security_ids[ticker],
-                        str(quantities[ticker]),
-                    )
+            security_ids = ctx.security_ids
+            lots[account_id] = [
+                LotInput(
+                    security_ids[lot.ticker],
+                    plan.lot_id(k),
+                    Decimal(lot.quantity),
+                    Decimal(lot.basis_cents).scaleb(-2),
+                    ctx.dates[lot.row],
                 )
-            for k, lot in enumerate(plan.lots):
-                lot_rows.append(
-                    (
-                        ctx.firm_id,
-                        account_id,
-                        ctx.security_ids[lot.ticker],
-                        position_of[lot.ticker],
-                        plan.lot_id(k),
-                        str(lot.quantity),
-                        _dollars(lot.basis_cents),
-                        ctx.dates[lot.row],
-                    )
-                )
+                for k, lot in enumerate(plan.lots)
+            ]
             a += 1
 
     rows_insert(
@@ -157,30 +141,12 @@ def chunk_write(*, ctx: WriteContext, households: Sequence[HouseholdPlan]) -> Wr
     rows_insert(
         model=Account.flags.through, fields=("account_id", "accountflag_id"), rows=flag_rows
     )
-    rows_insert(
-        model=Position,
-        fields=("id", "firm_id", "account_id", "security_id", "quantity"),
-        rows=position_rows,
-    )
-    rows_insert(
-        model=TaxLot,
-        fields=(
-            "firm_id",
-            "account_id",
-            "security_id",
-            "position_id",
-            "lot_id",
-            "quantity",
-            "cost_basis",
-            "acquired_on",
-        ),
-        rows=lot_rows,
-    )
+    synced = lots_sync(firm_id=ctx.firm_id, actor=SystemActor.DEMO, lots=lots, new_accounts=True)
     return WriteCounts(
         households=len(household_rows),
         accounts=len(account_rows),
-        positions=len(position_rows),
-        lots=len(lot_rows),
+        positions=synced.positions_created,
+        lots=synced.created,
         assignments=len(assignment_rows),
         account_flags=len(flag_rows),
         by_kind=dict(by_kind),

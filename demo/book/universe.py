@@ -9,8 +9,8 @@ from functools import lru_cache
 
 import numpy as np
 
-from models_hub.marketdata.load import market_closes
-from models_hub.marketdata.real import (
+from demo.marketdata.load import market_closes
+from demo.marketdata.real import (
     CAPS_DATE,
     CloseTable,
     FloatArray,

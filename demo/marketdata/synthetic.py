@@ -37,7 +37,7 @@ from pathlib import Path
 
 import numpy as np
 
-from models_hub.marketdata.real import (
+from demo.marketdata.real import (
     CAPS_DATE,
     DATA_DIR,
     TICKS_PER_DOLLAR,

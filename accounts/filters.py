@@ -1,0 +1,111 @@
+"""FilterSets of households, accounts, positions and lots: the pages and the API use these.
+
+See :mod:`rebalancer.filters` for the conventions (ids by :class:`IdFilter`, cleaned text,
+``not_filtered`` with reasons). Saved filters, queues and bulk changes will build on
+:class:`AccountFilterSet`.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+import django_filters
+
+from accounts.models import Account, AccountStatus, Household, Position, RegistrationType, TaxLot
+from rebalancer.filters import FirmFilterSet, IdFilter, SearchFilter, TextFilter, ordering
+
+_SCOPED = "scoped: always the user's firm"
+_BY_PAGE = "rows are opened by their page, not filtered by id"
+
+
+class HouseholdFilterSet(FirmFilterSet):
+    q = SearchFilter(icontains=("name",), iexact=("external_id",))
+    external_id = TextFilter(field_name="external_id", lookup_expr="iexact")
+    ordering = ordering(("name", "name"), ("external_id", "external_id"))
+
+    not_filtered: ClassVar[dict[str, str]] = {
+        "id": _BY_PAGE,
+        "firm": _SCOPED,
+        "name": "searched by 'q'",
+        "created_at": "not shown in the list",
+    }
+
+    class Meta:
+        model = Household
+        fields: list[str] = []
+
+
+class AccountFilterSet(FirmFilterSet):
+    q = SearchFilter(icontains=("name", "account_number", "household__name"))
+    household = IdFilter(field_name="household_id")
+    advisor = IdFilter(field_name="advisor_id")
+    custodian = TextFilter(field_name="custodian", lookup_expr="iexact")
+    account_number = TextFilter(field_name="account_number", lookup_expr="iexact")
+    registration_type = django_filters.ChoiceFilter(choices=RegistrationType.choices)
+    status = django_filters.ChoiceFilter(choices=AccountStatus.choices)
+    discretionary = django_filters.BooleanFilter()
+    flag = TextFilter(field_name="flags__name", label="Flag", distinct=True)
+    cash_min = django_filters.NumberFilter(field_name="cash_balance", lookup_expr="gte")
+    cash_max = django_filters.NumberFilter(field_name="cash_balance", lookup_expr="lte")
+    ordering = ordering(
+        ("household__name", "household"),
+        ("account_number", "account_number"),
+        ("name", "name"),
+        ("registration_type", "registration_type"),
+        ("status", "status"),
+        ("cash_balance", "cash"),
+    )
+
+    not_filtered: ClassVar[dict[str, str]] = {
+        "id": _BY_PAGE,
+        "firm": _SCOPED,
+        "name": "searched by 'q'",
+        "flags": "filtered as 'flag' (by name)",
+        "cash_balance": "filtered as 'cash_min' / 'cash_max'",
+        "created_at": "not shown in the list",
+    }
+
+    class Meta:
+        model = Account
+        fields: list[str] = []
+
+
+class PositionFilterSet(FirmFilterSet):
+    account = IdFilter(field_name="account_id")
+    security = IdFilter(field_name="security_id")
+    household = IdFilter(field_name="account__household_id")
+    ticker = TextFilter(field_name="security__ticker", lookup_expr="iexact")
+    ordering = ordering(("account_id", "account"), ("security__ticker", "ticker"))
+
+    not_filtered: ClassVar[dict[str, str]] = {
+        "id": _BY_PAGE,
+        "firm": _SCOPED,
+        "quantity": "a measure, shown not filtered",
+    }
+
+    class Meta:
+        model = Position
+        fields: list[str] = []
+
+
+class TaxLotFilterSet(FirmFilterSet):
+    account = IdFilter(field_name="account_id")
+    position = IdFilter(field_name="position_id")
+    security = IdFilter(field_name="security_id")
+    ticker = TextFilter(field_name="security__ticker", lookup_expr="iexact")
+    lot_id = TextFilter(field_name="lot_id", lookup_expr="exact")
+    acquired_after = django_filters.DateFilter(field_name="acquired_on", lookup_expr="gte")
+    acquired_before = django_filters.DateFilter(field_name="acquired_on", lookup_expr="lte")
+    ordering = ordering(("acquired_on", "acquired_on"), ("security__ticker", "ticker"))
+
+    not_filtered: ClassVar[dict[str, str]] = {
+        "id": _BY_PAGE,
+        "firm": _SCOPED,
+        "acquired_on": "filtered as 'acquired_after' / 'acquired_before'",
+        "quantity": "a measure, shown not filtered",
+        "cost_basis": "a measure, shown not filtered",
+    }
+
+    class Meta:
+        model = TaxLot
+        fields: list[str] = []

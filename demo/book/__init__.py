@@ -1,0 +1,1 @@
+"""The demo book: planned deterministically from a seed (``plan``), written in bulk (``write``)."""

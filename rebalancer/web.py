@@ -1,0 +1,102 @@
+"""Shared web helpers of every app's pages: one page size, htmx partials, FilterSet-driven lists.
+
+The ground floor: apps above import these; this module imports nothing from them.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.core.paginator import Page, Paginator
+from django.forms import Form
+from django.http import HttpRequest, HttpResponse, QueryDict
+
+from rebalancer.filters import PAGING_PARAMETERS, FirmFilterSet
+
+#: Rows per page on every list page (the API pages by ``page_size``, default 100).
+PAGE_SIZE = 50
+
+
+def add_service_errors(form: Form, exc: ValidationError) -> None:
+    """Show a service's ValidationError on the form: per field where it names one."""
+    if hasattr(exc, "error_dict"):
+        for field, errors in sorted(exc.message_dict.items()):
+            form.add_error(field if field in form.fields else None, errors)
+    else:
+        form.add_error(None, exc.messages)
+
+
+class HtmxPartialMixin:
+    """Render ``partial_template_name`` instead of the page when htmx asks."""
+
+    partial_template_name: str = ""
+    template_name: str
+    request: HttpRequest
+
+    def get_template_names(self) -> list[str]:
+        if self.partial_template_name and getattr(self.request, "htmx", False):
+            return [self.partial_template_name]
+        return [self.template_name]
+
+
+def query_without(params: QueryDict, *names: str) -> str:
+    """The query string without ``names`` (for links that change one of them)."""
+    kept = params.copy()
+    for name in names:
+        kept.pop(name, None)
+    return kept.urlencode()
+
+
+class FilteredListMixin:
+    """A ListView filtered and sorted by ``filterset_class`` from the query string.
+
+    List it before :class:`~rebalancer.mixins.FirmScopedMixin` (its ``get_queryset`` wins).
+
+    ``get_base_queryset`` returns the scoped rows in their default order; the FilterSet narrows
+    and (with ``ordering``) sorts them. Invalid parameters (an id that is not one, a NUL byte, an
+    unknown status) answer 400 with the errors shown above an empty list. A page number past the
+    end shows the last page, and one that is not a number the first (no 404 for a stale link).
+    """
+
+    filterset_class: type[FirmFilterSet]
+    paginate_by: int | None = PAGE_SIZE
+    request: HttpRequest
+    filterset: FirmFilterSet
+
+    def get_base_queryset(self) -> Any:
+        raise NotImplementedError
+
+    def get_queryset(self) -> Any:
+        base = self.get_base_queryset()
+        self.filterset = self.filterset_class(self.request.GET, queryset=base, request=self.request)
+        if not self.filterset.is_valid():
+            return base.none()
+        return self.filterset.qs
+
+    def paginate_queryset(self, queryset: Any, page_size: int) -> Any:
+        paginator = Paginator(queryset, page_size)
+        raw = self.request.GET.get("page") or 1
+        page: Page[Any] = paginator.get_page(paginator.num_pages if raw == "last" else raw)
+        return paginator, page, page.object_list, page.has_other_pages()
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        context: dict[str, Any] = super().get_context_data(**kwargs)  # type: ignore[misc]
+        params = self.request.GET
+        context.update(
+            filter=self.filterset,
+            filter_errors=self.filterset.error_text if self.filterset.errors else "",
+            q=params.get("q", ""),
+            sort=params.get("ordering", ""),
+            query_without_page=query_without(params, *PAGING_PARAMETERS),
+            query_without_sort=query_without(params, "ordering", *PAGING_PARAMETERS),
+        )
+        return context
+
+    def render_to_response(self, context: dict[str, Any], **kwargs: Any) -> HttpResponse:
+        if self.filterset.errors:
+            kwargs["status"] = 400
+        response: HttpResponse = super().render_to_response(  # type: ignore[misc]
+            context, **kwargs
+        )
+        return response
