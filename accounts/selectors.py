@@ -22,14 +22,9 @@ from django.db.models import (
     DecimalField,
     ExpressionWrapper,
     F,
-    FilteredRelation,
-    IntegerField,
     Max,
-    OuterRef,
     Prefetch,
-    Q,
     QuerySet,
-    Subquery,
     Sum,
     Value,
 )
@@ -37,7 +32,7 @@ from django.db.models.functions import Coalesce
 
 from accounts.models import Account, Household, Position, RegistrationType, TaxLot
 from models_hub.models import Price, Security
-from models_hub.selectors import latest_close_subquery, latest_date_subquery
+from models_hub.selectors import last_close, last_close_date
 from rebalancer.roles import Action, Resource, role_can
 from rebalancer.tenancy import AnyUser, membership_of
 
@@ -72,36 +67,12 @@ def is_long_term(acquired_on: dt.date, as_of: dt.date) -> bool:
 
 def _market_value_expression() -> ExpressionWrapper[Any]:
     """``quantity x latest close`` of the outer Position row."""
-    return ExpressionWrapper(
-        F("quantity") * latest_close_subquery(security_ref="security_id"), output_field=VALUE_FIELD
-    )
+    return ExpressionWrapper(F("quantity") * last_close("security"), output_field=VALUE_FIELD)
 
 
 def _can_view(user: AnyUser, resource: Resource) -> bool:
     membership = membership_of(user)
     return membership is not None and role_can(membership.role, resource, Action.VIEW)
-
-
-def _positions_value(*, user: AnyUser, group: str, outer: str) -> Any:
-    """Sum of position market values whose ``group`` column equals the outer row's ``outer``.
-
-    Correlated to an outer row that is already scoped by ``for_user`` (an account or household the
-    user may see); a visible account's positions are visible (same firm, same household scope),
-    so the subquery only pins the firm and checks the role may view positions. Not repeating the
-    advisor's household filter here keeps it one index scan per outer row.
-    """
-    if not _can_view(user, Resource.POSITION):
-        return Value(None, output_field=VALUE_FIELD)
-    positions = (
-        Position.objects.filter(firm_id=OuterRef("firm_id"), **{group: OuterRef(outer)})
-        .order_by()
-        .values(group)
-        .annotate(value=Sum(_market_value_expression()))
-        .values("value")
-    )
-    return Coalesce(
-        Subquery(positions, output_field=VALUE_FIELD), Value(ZERO), output_field=VALUE_FIELD
-    )
 
 
 def account_list(*, user: AnyUser, household_id: int | None = None) -> QuerySet[Account]:
@@ -115,22 +86,14 @@ def account_list(*, user: AnyUser, household_id: int | None = None) -> QuerySet[
     return accounts.order_by("household__name", "household_id", "account_number", "pk")
 
 
-def account_values_annotate(accounts: QuerySet[Account], *, user: AnyUser) -> QuerySet[Account]:
-    """Annotate scoped accounts with ``securities_value`` (positions at latest closes)."""
-    return accounts.annotate(
-        securities_value=_positions_value(user=user, group="account_id", outer="pk")
-    )
-
-
 def account_largest_get(*, user: AnyUser, as_of: dt.date | None) -> int | None:
     """Id of the visible account with the highest value (positions at latest closes plus cash).
 
     ``as_of`` is the valuation date (:func:`price_date_latest`), passed in because callers have it.
 
-    One grouped pass over the visible positions. Each position is priced by joining the price
-    row of the valuation date (an equality lookup on the unique ``(security, date)`` index);
-    only a security without a price that day falls back to its latest-close probe. An all-cash
-    account can still be the largest, so the richest cash balance is compared at the end.
+    One grouped pass over the visible positions, each priced at its security's latest close (a
+    join, :func:`models_hub.selectors.last_close`). An all-cash account can still be the
+    largest, so the richest cash balance is compared at the end.
     """
     accounts = Account.objects.for_user(user)
     richest_cash = (
@@ -138,24 +101,14 @@ def account_largest_get(*, user: AnyUser, as_of: dt.date | None) -> int | None:
     )
     if as_of is None or not _can_view(user, Resource.POSITION):
         return richest_cash[0] if richest_cash is not None else None
-    close = Coalesce(
-        F("as_of_price__close"),
-        latest_close_subquery(security_ref="security_id"),
-        output_field=VALUE_FIELD,
-    )
     best = (
         Position.objects.for_user(user)
-        .annotate(
-            as_of_price=FilteredRelation(
-                "security__prices",
-                condition=Q(security__prices__date=as_of, security__prices__firm_id=F("firm_id")),
-            )
-        )
         .order_by()
         .values("account_id")
         .annotate(
             total=ExpressionWrapper(
-                Sum(F("quantity") * close) + Max("account__cash_balance"),
+                Coalesce(Sum(F("quantity") * last_close("security")), Value(ZERO))
+                + Max("account__cash_balance"),
                 output_field=VALUE_FIELD,
             )
         )
@@ -174,52 +127,59 @@ def household_list(*, user: AnyUser) -> QuerySet[Household]:
     return Household.objects.for_user(user).order_by("name", "pk")
 
 
-def household_values_annotate(
-    households: QuerySet[Household], *, user: AnyUser
-) -> QuerySet[Household]:
-    """Annotate scoped households with ``account_count``, ``cash`` and ``securities_value``.
+def _grouped_values(*, user: AnyUser, group: str, ids: list[int]) -> dict[int, Decimal]:
+    """Market value of the positions whose ``group`` column is in ``ids``, per group value.
 
-    Correlated like :func:`_positions_value`: a visible household's accounts are visible.
+    One grouped query over the page's positions (found through the account and position indexes),
+    each priced at its security's latest close. The rows named by ``ids`` are already scoped, so
+    their positions are visible; the firm is pinned anyway.
     """
-    if not _can_view(user, Resource.ACCOUNT):
-        return households.annotate(
-            account_count=Value(None, output_field=IntegerField()),
-            cash=Value(None, output_field=VALUE_FIELD),
-            securities_value=Value(None, output_field=VALUE_FIELD),
-        )
-    accounts = (
-        Account.objects.filter(firm_id=OuterRef("firm_id"), household_id=OuterRef("pk"))
+    membership = membership_of(user)
+    if membership is None or not ids:
+        return {}
+    rows = (
+        Position.objects.filter(firm_id=membership.firm_id, **{f"{group}__in": ids})
         .order_by()
-        .values("household_id")
+        .values(group)
+        .annotate(value=Sum(F("quantity") * last_close("security"), output_field=VALUE_FIELD))
+        .values_list(group, "value")
     )
-    return households.annotate(
-        account_count=Coalesce(Subquery(accounts.annotate(n=Count("pk")).values("n")), 0),
-        cash=Coalesce(
-            Subquery(accounts.annotate(c=Sum("cash_balance")).values("c")),
-            Value(ZERO),
-            output_field=VALUE_FIELD,
-        ),
-        securities_value=_positions_value(user=user, group="account__household_id", outer="pk"),
-    )
+    return {key: value if value is not None else ZERO for key, value in rows}
 
 
 def page_value(queryset: QuerySet[_Row], ids: list[int], *, user: AnyUser) -> list[_Row]:
     """The rows with ``ids`` (one page of a list) in the order of ``ids``, valued:
-    ``securities_value`` and ``total_value`` (securities plus cash; None when not visible).
+    ``securities_value`` and ``total_value`` (securities plus cash; None when not visible);
+    households also get ``account_count`` and ``cash``.
 
-    Paging first and valuing second keeps the cost per page constant: an OFFSET over valued
-    rows would compute the value of every skipped row too.
+    Paging first and valuing second keeps the cost per page constant: one grouped query over the
+    page's positions (and, for households, one over their accounts), however long the list.
     """
     model = queryset.model
-    page: Any = queryset.filter(pk__in=ids)
-    if model is Account:
-        valued: QuerySet[Any] = account_values_annotate(page, user=user)
-    elif model is Household:
-        valued = household_values_annotate(page, user=user)
-    else:
+    if model not in (Account, Household):
         raise TypeError(f"cannot value {model.__name__} rows")
-    by_pk = {row.pk: row for row in valued}
+    by_pk: dict[int, Any] = {row.pk: row for row in queryset.filter(pk__in=ids)}
     rows = [by_pk[pk] for pk in ids if pk in by_pk]
+    visible = _can_view(user, Resource.POSITION)
+    if model is Household:
+        accounts_visible = _can_view(user, Resource.ACCOUNT)
+        figures = {
+            row["household_id"]: row
+            for row in Account.objects.filter(household_id__in=list(by_pk))
+            .order_by()
+            .values("household_id")
+            .annotate(n=Count("pk"), cash=Sum("cash_balance"))
+        }
+        values = _grouped_values(user=user, group="account__household_id", ids=list(by_pk))
+        for row in rows:
+            found: dict[str, Any] = figures.get(row.pk, {})
+            row.account_count = found.get("n", 0) if accounts_visible else None
+            row.cash = (found.get("cash") or ZERO) if accounts_visible else None
+            row.securities_value = values.get(row.pk, ZERO) if visible else None
+    else:
+        values = _grouped_values(user=user, group="account_id", ids=list(by_pk))
+        for row in rows:
+            row.securities_value = values.get(row.pk, ZERO) if visible else None
     for row in rows:
         cash = row.cash_balance if model is Account else row.cash
         value = row.securities_value
@@ -239,14 +199,13 @@ def securities_value_get(*, user: AnyUser) -> Decimal:
     """Market value of every position visible to ``user`` at latest prices.
 
     Positions are summed per security first (one pass over the positions), then each security's
-    quantity is multiplied by its latest close: one index probe per security, not per position.
+    quantity is multiplied by its latest close (kept on the security).
     """
     per_security = (
         Position.objects.for_user(user)
         .order_by()
-        .values("firm_id", "security_id")
-        .annotate(held=Sum("quantity"))
-        .annotate(close=latest_close_subquery(security_ref="security_id"))
+        .values("security_id")
+        .annotate(held=Sum("quantity"), close=Max(last_close("security")))
     )
     total = per_security.aggregate(
         value=Sum(ExpressionWrapper(F("held") * F("close"), output_field=VALUE_FIELD))
@@ -379,8 +338,8 @@ def positions_value_annotate(positions: QuerySet[Position], *, user: AnyUser) ->
     return (
         positions.select_related("security")
         .annotate(
-            latest_close=latest_close_subquery(security_ref="security_id"),
-            latest_date=latest_date_subquery(security_ref="security_id"),
+            latest_close=last_close("security"),
+            latest_date=last_close_date("security"),
             market_value=_market_value_expression(),
         )
         .prefetch_related(Prefetch("lots", queryset=lots))

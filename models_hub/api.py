@@ -12,7 +12,7 @@ from rest_framework.response import Response
 
 from models_hub.filters import SecurityFilterSet
 from models_hub.models import Security
-from models_hub.selectors import latest_close_subquery, latest_date_subquery, security_prices_list
+from models_hub.selectors import last_close, last_close_date, security_prices_list
 from models_hub.serializers import PriceSerializer, SecuritySerializer
 from rebalancer.api import FirmScopedViewSet
 
@@ -28,8 +28,8 @@ class SecurityViewSet(FirmScopedViewSet[Security]):
 
     def refine_queryset(self, queryset: QuerySet[Security]) -> QuerySet[Security]:
         return queryset.annotate(
-            latest_close=latest_close_subquery(security_ref="pk"),
-            latest_date=latest_date_subquery(security_ref="pk"),
+            latest_close=last_close(),
+            latest_date=last_close_date(),
         )
 
     @extend_schema(responses=PriceSerializer(many=True))

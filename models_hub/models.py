@@ -50,6 +50,13 @@ class Security(FirmOwned):
         default=False, help_text="Generated deterministically for demos; labelled wherever shown."
     )
     source = models.CharField(max_length=200, blank=True, help_text="Where the row came from.")
+    # The latest close, kept beside the security so lists and valuations read it without probing
+    # the price history per row. Written only by models_hub.services.security_last_close_refresh,
+    # which every price writer calls in the transaction that writes the prices.
+    last_close = models.DecimalField(
+        max_digits=18, decimal_places=6, null=True, blank=True, help_text="Latest close."
+    )
+    last_close_date = models.DateField(null=True, blank=True, help_text="Date of the latest close.")
 
     objects = SecurityQuerySet.as_manager()
 

@@ -1,8 +1,9 @@
 """Read side of the security master and prices.
 
-"Latest price" is always the close on the most recent date a security has a price, found with a
-correlated ``ORDER BY date DESC LIMIT 1`` subquery that walks the unique ``(security, date)`` index
-backwards: one index probe per security, however long the price history is.
+"Latest price" is always the close on the most recent date a security has a price. It is kept on
+the security itself (``Security.last_close`` / ``last_close_date``, written by
+:func:`models_hub.services.security_last_close_refresh` whenever prices are written), so a list or a
+valuation reads it with a join instead of probing the price history per row.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal
 
-from django.db.models import Count, DecimalField, Max, OuterRef, Q, QuerySet, Subquery
+from django.db.models import Count, DecimalField, F, Max, Q, QuerySet
 
 from models_hub.models import Price, Security
 from rebalancer.tenancy import AnyUser
@@ -20,24 +21,15 @@ from rebalancer.tenancy import AnyUser
 CLOSE_FIELD = DecimalField(max_digits=18, decimal_places=6)
 
 
-def latest_close_subquery(*, security_ref: str, firm_ref: str = "firm_id") -> Subquery:
-    """The latest close of the security named by the outer row's ``security_ref`` column.
-
-    Only for use inside a query whose outer rows are already scoped (``for_user``/``for_firm``);
-    the firm is pinned to the outer row's firm so a price can never cross tenants.
-    """
-    prices = Price.objects.filter(
-        security_id=OuterRef(security_ref), firm_id=OuterRef(firm_ref)
-    ).order_by("-date")
-    return Subquery(prices.values("close")[:1], output_field=CLOSE_FIELD)
+def last_close(security_path: str = "") -> F:
+    """The latest close of a security: ``Security.last_close`` of the row itself (``""``) or of
+    the security at ``security_path`` (e.g. ``"security"`` on a position or lot row)."""
+    return F(f"{security_path}__last_close" if security_path else "last_close")
 
 
-def latest_date_subquery(*, security_ref: str, firm_ref: str = "firm_id") -> Subquery:
-    """The date of the latest close; see :func:`latest_close_subquery`."""
-    prices = Price.objects.filter(
-        security_id=OuterRef(security_ref), firm_id=OuterRef(firm_ref)
-    ).order_by("-date")
-    return Subquery(prices.values("date")[:1])
+def last_close_date(security_path: str = "") -> F:
+    """The date of :func:`last_close`."""
+    return F(f"{security_path}__last_close_date" if security_path else "last_close_date")
 
 
 @dataclass(frozen=True)
@@ -55,25 +47,22 @@ def prices_latest_get(
     if security_ids is not None:
         securities = securities.filter(pk__in=sorted(set(security_ids)))
     rows = (
-        securities.annotate(
-            latest_date=latest_date_subquery(security_ref="pk"),
-            latest_close=latest_close_subquery(security_ref="pk"),
-        )
-        .filter(latest_date__isnull=False)
+        securities.filter(last_close_date__isnull=False)
         .order_by("pk")
-        .values_list("pk", "latest_date", "latest_close")
+        .values_list("pk", "last_close_date", "last_close")
     )
-    return {pk: LatestPrice(pk, date, close) for pk, date, close in rows}
+    return {
+        pk: LatestPrice(pk, date, close)
+        for pk, date, close in rows
+        if date is not None and close is not None
+    }
 
 
 def security_list(*, user: AnyUser) -> QuerySet[Security]:
     """Securities visible to ``user`` with ``latest_date`` and ``latest_close`` annotated."""
     return (
         Security.objects.for_user(user)
-        .annotate(
-            latest_date=latest_date_subquery(security_ref="pk"),
-            latest_close=latest_close_subquery(security_ref="pk"),
-        )
+        .annotate(latest_date=last_close_date(), latest_close=last_close())
         .order_by("ticker", "pk")
     )
 

@@ -12,6 +12,8 @@ from guardian.shortcuts import assign_perm
 
 from accounts.models import Account, Household, Position, RegistrationType, TaxLot
 from models_hub.models import Price, Security, SecurityType
+from models_hub.services import security_last_close_refresh
+from rebalancer.authz import SystemActor
 from rebalancer.models import Firm, Membership
 from rebalancer.roles import Role
 from rebalancer.tenancy import HOUSEHOLD_ASSIGNMENT_PERMISSION
@@ -95,6 +97,15 @@ class PriceFactory(factory.django.DjangoModelFactory[Price]):
     firm = factory.SelfAttribute("security.firm")
     date = dt.date(2019, 12, 31)
     close = Decimal("100.000000")
+
+    @classmethod
+    def _create(cls, model_class: Any, *args: Any, **kwargs: Any) -> Price:
+        """Save the price, then refresh its security's latest close as every price writer does."""
+        price: Price = super()._create(model_class, *args, **kwargs)
+        security_last_close_refresh(
+            firm_id=price.firm_id, actor=SystemActor.COMMAND, security_ids=[price.security_id]
+        )
+        return price
 
 
 def holding(

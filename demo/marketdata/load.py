@@ -20,6 +20,7 @@ from demo.marketdata.real import (
 )
 from demo.marketdata.synthetic import synthetic_closes, synthetic_funds
 from models_hub.models import Price, Security, SecurityStatus, SecurityType
+from models_hub.services import security_last_close_refresh
 from rebalancer.audit import audit_record
 from rebalancer.authz import Actor, authorize
 from rebalancer.bulk import bulk_session, rows_insert
@@ -231,6 +232,7 @@ def market_data_load(
         )
         price_unchanged = unchanged[0]
         Price.objects.bulk_update(stale, ["close"], batch_size=1000)
+        security_last_close_refresh(firm_id=firm.pk, actor=actor)
         price_updated = len(stale)
         counts = MarketDataCounts(
             securities_created=security_created,

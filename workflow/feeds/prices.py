@@ -20,6 +20,8 @@ from django.db import connection, models
 from django.utils import timezone
 
 from models_hub.models import Price
+from models_hub.services import security_last_close_refresh
+from rebalancer.authz import SystemActor
 from rebalancer.models import Firm
 from workflow.feeds.base import Counts, apply_report_guard, ticker_ids
 from workflow.feeds.errors import ErrorReport
@@ -262,6 +264,8 @@ class PricesImporter:
                 batch = {}
         apply_report_guard(report, source)
         self._write(firm, batch, counts)
+        if counts.created or counts.updated:
+            security_last_close_refresh(firm_id=firm.pk, actor=SystemActor.IMPORT)
         counts.detail["form"] = self.form
         return counts
 
