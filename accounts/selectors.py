@@ -172,7 +172,7 @@ def page_value(queryset: QuerySet[_Row], ids: list[int], *, user: AnyUser) -> li
         }
         values = _grouped_values(user=user, group="account__household_id", ids=list(by_pk))
         for row in rows:
-            found: dict[str, Any] = figures.get(row.pk, {})
+            found: Any = figures.get(row.pk, {})
             row.account_count = found.get("n", 0) if accounts_visible else None
             row.cash = (found.get("cash") or ZERO) if accounts_visible else None
             row.securities_value = values.get(row.pk, ZERO) if visible else None
