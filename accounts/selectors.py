@@ -13,7 +13,7 @@ February), i.e. held more than one year; otherwise (held one year or less) it is
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any, TypeVar
 
@@ -30,7 +30,7 @@ from django.db.models import (
 )
 from django.db.models.functions import Coalesce
 
-from accounts.models import Account, Household, Position, RegistrationType, TaxLot
+from accounts.models import Account, AccountFlag, Household, Position, RegistrationType, TaxLot
 from models_hub.models import Price, Security
 from models_hub.selectors import last_close, last_close_date
 from rebalancer.roles import Action, Resource, role_can
@@ -42,6 +42,8 @@ ZERO = Decimal("0")
 CENT = Decimal("0.01")
 #: Output type of every SQL money/value expression (quantity 6dp x close 6dp, summed).
 VALUE_FIELD = DecimalField(max_digits=30, decimal_places=6)
+#: Weight from which a position is highlighted on the holdings table (a concentration).
+CONCENTRATION_WEIGHT = Decimal("0.10")
 
 
 def cents(value: Decimal) -> Decimal:
@@ -80,7 +82,12 @@ def account_list(*, user: AnyUser, household_id: int | None = None) -> QuerySet[
 
     Not valued: list pages value only the rows they show, with :func:`page_value`.
     """
-    accounts = Account.objects.for_user(user).select_related("household", "advisor")
+    flags = Prefetch("flags", queryset=AccountFlag.objects.order_by("name"))
+    accounts = (
+        Account.objects.for_user(user)
+        .select_related("household", "advisor")
+        .prefetch_related(flags)
+    )
     if household_id is not None:
         accounts = accounts.filter(household_id=household_id)
     return accounts.order_by("household__name", "household_id", "account_number", "pk")
@@ -298,6 +305,8 @@ class PositionHolding:
     unrealized_st: Decimal | None
     unrealized_lt: Decimal | None
     lots: list[LotHolding]
+    #: Share of the account's total value (cash included); None when unpriced or unknown.
+    weight: Decimal | None = None
 
     @property
     def unrealized(self) -> Decimal | None:
@@ -329,6 +338,11 @@ class AccountHoldings:
     @property
     def has_synthetic(self) -> bool:
         return any(p.security.is_synthetic for p in self.positions)
+
+    @property
+    def concentration(self) -> Decimal:
+        """A position at or above this weight is highlighted as a concentration."""
+        return CONCENTRATION_WEIGHT
 
 
 def positions_value_annotate(positions: QuerySet[Position], *, user: AnyUser) -> QuerySet[Position]:
@@ -409,13 +423,19 @@ def account_holdings_get(
     ]
     value = sum((p.market_value for p in positions if p.market_value is not None), ZERO)
     cash = account.cash_balance
+    total = value + cash
+    if total > 0:
+        positions = [
+            replace(p, weight=p.market_value / total if p.market_value is not None else None)
+            for p in positions
+        ]
     return AccountHoldings(
         account=account,
         as_of=as_of,
         positions=positions,
         securities_value=value,
         cash=cash,
-        total_value=value + cash,
+        total_value=total,
         cost_basis=sum((p.cost_basis for p in positions), ZERO),
         unrealized_st=sum(
             (p.unrealized_st for p in positions if p.unrealized_st is not None), ZERO

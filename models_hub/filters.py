@@ -19,13 +19,19 @@ class SecurityFilterSet(FirmFilterSet):
     industry = TextFilter(field_name="industry", lookup_expr="iexact")
     asset_class = TextFilter(field_name="asset_class", lookup_expr="iexact")
     is_synthetic = django_filters.BooleanFilter()
-    ordering = ordering(("ticker", "ticker"), ("name", "name"), ("sector", "sector"))
+    priced = django_filters.BooleanFilter(
+        field_name="last_close_date", lookup_expr="isnull", exclude=True, label="Has a price"
+    )
+    ordering = ordering(
+        ("ticker", "ticker"), ("name", "name"), ("sector", "sector"), ("last_close_date", "as_of")
+    )
 
     not_filtered: ClassVar[dict[str, str]] = {
         "id": "rows are opened by their page, not filtered by id",
         "firm": "scoped: always the user's firm",
         "name": "searched by 'q'",
         "source": "provenance note, shown on the security's page",
+        "last_close": "a measure, shown not filtered ('priced' filters on its presence)",
     }
 
     class Meta:

@@ -8,6 +8,7 @@ from typing import Any
 
 from django import template
 from django.http import QueryDict
+from django.utils.html import format_html
 
 from rebalancer.models import Membership
 from rebalancer.roles import Action, Resource, role_can
@@ -25,6 +26,49 @@ def money(value: Decimal | int | None) -> str:
     amount = Decimal(value)
     sign = "-" if amount < 0 else ""
     return f"{sign}${abs(amount):,.2f}"
+
+
+@register.filter
+def count(value: int | str | None) -> str:
+    """A whole number with thousands separators, the same on every page: ``2000`` -> ``2,000``."""
+    if value is None or value == "":
+        return DASH
+    return f"{int(value):,}"
+
+
+@register.filter
+def percent(value: Decimal | float | None) -> str:
+    """A fraction as a percentage with one decimal: ``0.4213`` -> ``42.1 %``."""
+    if value is None or value == "":
+        return DASH
+    return f"{Decimal(value) * 100:,.1f} %"
+
+
+@register.simple_tag(takes_context=True)
+def sort_header(context: dict[str, Any], key: str, label: str, numeric: bool = False) -> str:
+    """A table header that sorts the list by ``key`` (the FilterSet's ``ordering`` name).
+
+    The first click sorts ascending, the next descending; the arrow shows the current order.
+    Paging restarts at page 1; every other filter is kept.
+    """
+    if context.get("filter") is None:  # not a filtered list (e.g. a household's accounts)
+        return format_html('<th class="{}">{}</th>', "num" if numeric else "", label)
+    query: QueryDict = context["request"].GET.copy()
+    current = query.get("ordering", "")
+    query.pop("page", None)
+    query["ordering"] = f"-{key}" if current == key else key
+    arrow = " \u25b2" if current == key else " \u25bc" if current == f"-{key}" else ""
+    sort = "ascending" if current == key else "descending" if current == f"-{key}" else "none"
+    return format_html(
+        '<th class="{}" aria-sort="{}"><a class="sort" href="?{}" hx-get="?{}" '
+        'hx-target="#results" hx-swap="outerHTML" hx-push-url="true">{}{}</a></th>',
+        "num" if numeric else "",
+        sort,
+        query.urlencode(),
+        query.urlencode(),
+        label,
+        arrow,
+    )
 
 
 @register.filter

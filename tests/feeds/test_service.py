@@ -84,7 +84,7 @@ def test_the_same_file_in_another_firm_is_imported_there(cast: Cast) -> None:
     assert Price.objects.filter(firm=cast.firm_b).count() == 3
 
 
-@pytest.mark.usefixtures("celery_eager")  # the real-worker path: tests/services
+@pytest.mark.usefixtures("celery_eager")  # the real-worker path: tests/celery_worker
 def test_enqueue_stores_the_bytes_and_the_worker_applies_them(
     cast: Cast, django_capture_on_commit_callbacks: Any
 ) -> None:

@@ -19,9 +19,9 @@ import statistics
 import time
 from typing import Any
 
-from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import connection
+from django.db.models import Count
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
@@ -64,7 +64,8 @@ class Command(BaseCommand):
         firm = Firm.objects.filter(slug="demo").first()
         if firm is None:
             self.stdout.write(f"Building the demo book ({accounts:,} accounts) ...")
-            demo_book_build(seed=DEFAULT_SEED, accounts=accounts)
+            report = demo_book_build(seed=DEFAULT_SEED, accounts=accounts)
+            self.stdout.write(f"Built in {report.seconds:.1f} s.")
             firm = Firm.objects.get(slug="demo")
         book = Account.objects.for_firm(firm.pk).count()
         if book != accounts:
@@ -115,8 +116,6 @@ def _client_for(firm: Firm, role: Role) -> Client:
 
 def _largest_account(firm_id: int) -> int:
     """The account with the most lots: the heaviest account page."""
-    from django.db.models import Count
-
     row = (
         Account.objects.for_firm(firm_id)
         .annotate(n=Count("lots"))
@@ -126,5 +125,4 @@ def _largest_account(firm_id: int) -> int:
     )
     if row is None:
         raise CommandError("the demo firm has no accounts")
-    _ = get_user_model()
     return int(row)
