@@ -36,7 +36,7 @@ class AccountViewSet(FirmScopedViewSet[Account]):
     queryset = Account.objects.all()
     serializer_class = AccountSerializer
     filterset_class = AccountFilterSet
-    ordering = ("household__name", "household_id", "account_number", "pk")
+    ordering = ("custodian", "account_number", "pk")
 
     def refine_queryset(self, queryset: QuerySet[Account]) -> QuerySet[Account]:
         flags = AccountFlag.objects.for_user(self.request.user).order_by("name")

@@ -47,6 +47,12 @@ class AccountFilterSet(FirmFilterSet):
     flag = TextFilter(field_name="flags__name", label="Flag", distinct=True)
     cash_min = django_filters.NumberFilter(field_name="cash_balance", lookup_expr="gte")
     cash_max = django_filters.NumberFilter(field_name="cash_balance", lookup_expr="lte")
+    value_min = django_filters.NumberFilter(
+        field_name="securities_value", lookup_expr="gte", label="Securities value at least"
+    )
+    value_max = django_filters.NumberFilter(
+        field_name="securities_value", lookup_expr="lte", label="Securities value at most"
+    )
     ordering = ordering(
         ("household__name", "household"),
         ("account_number", "account_number"),
@@ -54,6 +60,7 @@ class AccountFilterSet(FirmFilterSet):
         ("registration_type", "registration_type"),
         ("status", "status"),
         ("cash_balance", "cash"),
+        ("securities_value", "value"),
     )
 
     not_filtered: ClassVar[dict[str, str]] = {
@@ -62,6 +69,7 @@ class AccountFilterSet(FirmFilterSet):
         "name": "searched by 'q'",
         "flags": "filtered as 'flag' (by name)",
         "cash_balance": "filtered as 'cash_min' / 'cash_max'",
+        "securities_value": "filtered as 'value_min' / 'value_max'",
         "created_at": "not shown in the list",
     }
 

@@ -36,6 +36,7 @@ class Household(FirmOwned):
                 fields=["firm", "external_id"], name="household_unique_external_id_per_firm"
             )
         ]
+        indexes = [models.Index(fields=["firm", "name", "id"], name="household_firm_name")]
 
     def __str__(self) -> str:
         return self.name
@@ -111,6 +112,15 @@ class Account(FirmOwned):
     )
     flags = models.ManyToManyField(AccountFlag, blank=True, related_name="accounts")
     cash_balance = models.DecimalField(max_digits=20, decimal_places=2, default=Decimal("0"))
+    # Positions at their securities' latest closes, kept on the account so lists, totals and
+    # the home pages read one column instead of every position. Written only by
+    # accounts.services (lots_sync after every lot change, book_revalue after every price load).
+    securities_value = models.DecimalField(
+        max_digits=24,
+        decimal_places=2,
+        default=Decimal("0"),
+        help_text="Positions at the latest closes, in dollars (kept by the lot and price writers).",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     objects = AccountQuerySet.as_manager()

@@ -22,13 +22,10 @@ from django.db.models import (
     DecimalField,
     ExpressionWrapper,
     F,
-    Max,
     Prefetch,
     QuerySet,
     Sum,
-    Value,
 )
-from django.db.models.functions import Coalesce
 
 from accounts.models import Account, AccountFlag, Household, Position, RegistrationType, TaxLot
 from models_hub.models import Price, Security
@@ -78,7 +75,8 @@ def _can_view(user: AnyUser, resource: Resource) -> bool:
 
 
 def account_list(*, user: AnyUser, household_id: int | None = None) -> QuerySet[Account]:
-    """Accounts visible to ``user`` in display order (household name, account number).
+    """Accounts visible to ``user`` in display order (custodian, account number: the unique index,
+    so the first page of 100,000 accounts is read from the index, not sorted).
 
     Not valued: list pages value only the rows they show, with :func:`page_value`.
     """
@@ -90,43 +88,24 @@ def account_list(*, user: AnyUser, household_id: int | None = None) -> QuerySet[
     )
     if household_id is not None:
         accounts = accounts.filter(household_id=household_id)
-    return accounts.order_by("household__name", "household_id", "account_number", "pk")
+    return accounts.order_by("custodian", "account_number", "pk")
 
 
-def account_largest_get(*, user: AnyUser, as_of: dt.date | None) -> int | None:
+def account_largest_get(*, user: AnyUser, as_of: dt.date | None = None) -> int | None:
     """Id of the visible account with the highest value (positions at latest closes plus cash).
 
-    ``as_of`` is the valuation date (:func:`price_date_latest`), passed in because callers have it.
-
-    One grouped pass over the visible positions, each priced at its security's latest close (a
-    join, :func:`models_hub.selectors.last_close`). An all-cash account can still be the
-    largest, so the richest cash balance is compared at the end.
+    One pass over the visible accounts' stored values (``Account.securities_value``); ties go
+    to the lowest id. ``as_of`` is accepted for the callers that have the valuation date.
     """
-    accounts = Account.objects.for_user(user)
-    richest_cash = (
-        accounts.order_by("-cash_balance", "pk").values_list("pk", "cash_balance").first()
-    )
-    if as_of is None or not _can_view(user, Resource.POSITION):
-        return richest_cash[0] if richest_cash is not None else None
-    best = (
-        Position.objects.for_user(user)
-        .order_by()
-        .values("account_id")
-        .annotate(
-            total=ExpressionWrapper(
-                Coalesce(Sum(F("quantity") * last_close("security")), Value(ZERO))
-                + Max("account__cash_balance"),
-                output_field=VALUE_FIELD,
-            )
-        )
-        .order_by("-total", "account_id")
-        .values_list("account_id", "total")
+    total = ExpressionWrapper(F("securities_value") + F("cash_balance"), output_field=VALUE_FIELD)
+    largest: int | None = (
+        Account.objects.for_user(user)
+        .annotate(total=total)
+        .order_by("-total", "pk")
+        .values_list("pk", flat=True)
         .first()
     )
-    if best is None or (richest_cash is not None and richest_cash[1] > best[1]):
-        return richest_cash[0] if richest_cash is not None else None
-    account_id: int = best[0]
-    return account_id
+    return largest
 
 
 def household_list(*, user: AnyUser) -> QuerySet[Household]:
@@ -134,33 +113,13 @@ def household_list(*, user: AnyUser) -> QuerySet[Household]:
     return Household.objects.for_user(user).order_by("name", "pk")
 
 
-def _grouped_values(*, user: AnyUser, group: str, ids: list[int]) -> dict[int, Decimal]:
-    """Market value of the positions whose ``group`` column is in ``ids``, per group value.
-
-    One grouped query over the page's positions (found through the account and position indexes),
-    each priced at its security's latest close. The rows named by ``ids`` are already scoped, so
-    their positions are visible; the firm is pinned anyway.
-    """
-    membership = membership_of(user)
-    if membership is None or not ids:
-        return {}
-    rows = (
-        Position.objects.filter(firm_id=membership.firm_id, **{f"{group}__in": ids})
-        .order_by()
-        .values(group)
-        .annotate(value=Sum(F("quantity") * last_close("security"), output_field=VALUE_FIELD))
-        .values_list(group, "value")
-    )
-    return {key: value if value is not None else ZERO for key, value in rows}
-
-
 def page_value(queryset: QuerySet[_Row], ids: list[int], *, user: AnyUser) -> list[_Row]:
     """The rows with ``ids`` (one page of a list) in the order of ``ids``, valued:
     ``securities_value`` and ``total_value`` (securities plus cash; None when not visible);
     households also get ``account_count`` and ``cash``.
 
-    Paging first and valuing second keeps the cost per page constant: one grouped query over the
-    page's positions (and, for households, one over their accounts), however long the list.
+    Accounts carry their value (``Account.securities_value``, kept by the lot and price writers);
+    a page of households adds up its accounts in one grouped query, however long the list.
     """
     model = queryset.model
     if model not in (Account, Household):
@@ -175,18 +134,16 @@ def page_value(queryset: QuerySet[_Row], ids: list[int], *, user: AnyUser) -> li
             for row in Account.objects.filter(household_id__in=list(by_pk))
             .order_by()
             .values("household_id")
-            .annotate(n=Count("pk"), cash=Sum("cash_balance"))
+            .annotate(n=Count("pk"), cash=Sum("cash_balance"), value=Sum("securities_value"))
         }
-        values = _grouped_values(user=user, group="account__household_id", ids=list(by_pk))
         for row in rows:
             found: Any = figures.get(row.pk, {})
             row.account_count = found.get("n", 0) if accounts_visible else None
             row.cash = (found.get("cash") or ZERO) if accounts_visible else None
-            row.securities_value = values.get(row.pk, ZERO) if visible else None
-    else:
-        values = _grouped_values(user=user, group="account_id", ids=list(by_pk))
+            row.securities_value = (found.get("value") or ZERO) if visible else None
+    elif not visible:
         for row in rows:
-            row.securities_value = values.get(row.pk, ZERO) if visible else None
+            row.securities_value = None
     for row in rows:
         cash = row.cash_balance if model is Account else row.cash
         value = row.securities_value
@@ -203,20 +160,11 @@ def price_date_latest(*, user: AnyUser) -> dt.date | None:
 
 
 def securities_value_get(*, user: AnyUser) -> Decimal:
-    """Market value of every position visible to ``user`` at latest prices.
-
-    Positions are summed per security first (one pass over the positions), then each security's
-    quantity is multiplied by its latest close (kept on the security).
-    """
-    per_security = (
-        Position.objects.for_user(user)
-        .order_by()
-        .values("security_id")
-        .annotate(held=Sum("quantity"), close=Max(last_close("security")))
-    )
-    total = per_security.aggregate(
-        value=Sum(ExpressionWrapper(F("held") * F("close"), output_field=VALUE_FIELD))
-    )["value"]
+    """Market value of every position visible to ``user`` at latest prices: the sum of the
+    visible accounts' stored values (one pass over accounts, not over positions)."""
+    if not _can_view(user, Resource.POSITION):
+        return ZERO
+    total = Account.objects.for_user(user).aggregate(value=Sum("securities_value"))["value"]
     return cents(total) if total is not None else ZERO
 
 

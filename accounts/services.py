@@ -18,10 +18,13 @@ from typing import Any, NamedTuple
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import DecimalField, F, OuterRef, Subquery, Sum, Value
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from accounts.models import Account, AccountFlag, AccountStatus, Position, TaxLot
 from models_hub.models import Security
+from models_hub.services import security_last_close_refresh
 from rebalancer.audit import audit_record
 from rebalancer.authz import Actor, authorize
 from rebalancer.bulk import ids_reserve, rows_insert
@@ -94,6 +97,7 @@ class LotsSyncCounts:
         return self.positions_created + self.positions_updated + self.positions_deleted
 
 
+_VALUE = DecimalField(max_digits=30, decimal_places=6)
 _LOT_FIELDS = ("account_id", "security_id", "position_id", "quantity", "cost_basis", "acquired_on")
 SYNC_BATCH = 2_000
 
@@ -101,6 +105,61 @@ SYNC_BATCH = 2_000
 def _chunks(items: Sequence[Any], size: int = SYNC_BATCH) -> Iterator[Sequence[Any]]:
     for start in range(0, len(items), size):
         yield items[start : start + size]
+
+
+def account_values_refresh(
+    *,
+    firm_id: int,
+    actor: Actor,
+    account_ids: Sequence[int] | None = None,
+    security_ids: Sequence[int] | None = None,
+) -> int:
+    """Recompute ``Account.securities_value`` (positions at the latest closes) of the firm's
+    accounts: those named, or those holding one of ``security_ids``, or (neither) all of them.
+
+    :func:`lots_sync` calls it for the accounts it changed and :func:`book_revalue` after prices
+    change; nothing else writes the column. One UPDATE per batch of accounts. Returns the rows
+    updated.
+    """
+    authorize(actor=actor, firm=firm_id, resource=Resource.POSITION)
+    return _account_values_refresh(
+        firm_id=firm_id, account_ids=account_ids, security_ids=security_ids
+    )
+
+
+def _account_values_refresh(
+    *,
+    firm_id: int,
+    account_ids: Sequence[int] | None = None,
+    security_ids: Sequence[int] | None = None,
+) -> int:
+    held = (
+        Position.objects.filter(account_id=OuterRef("pk"))
+        .order_by()
+        .values("account_id")
+        .annotate(value=Sum(F("quantity") * F("security__last_close")))
+        .values("value")
+    )
+    value = Coalesce(Subquery(held, output_field=_VALUE), Value(Decimal("0")), output_field=_VALUE)
+    accounts = Account.objects.for_firm(firm_id)
+    if security_ids is not None:
+        holders = Position.objects.filter(firm_id=firm_id, security_id__in=sorted(security_ids))
+        accounts = accounts.filter(pk__in=holders.values("account_id"))
+    if account_ids is None:
+        return accounts.update(securities_value=value)
+    updated = 0
+    for chunk in _chunks(sorted(account_ids)):
+        updated += accounts.filter(pk__in=chunk).update(securities_value=value)
+    return updated
+
+
+def book_revalue(*, firm_id: int, actor: Actor, security_ids: Sequence[int] | None = None) -> int:
+    """After prices were written: each security's latest close, then the value of every account
+    holding one of them (all securities and accounts of the firm when ``security_ids`` is None).
+    Every price writer calls this in the transaction that wrote the prices."""
+    authorize(actor=actor, firm=firm_id, resource=Resource.PRICE)
+    security_last_close_refresh(firm_id=firm_id, actor=actor, security_ids=security_ids)
+    return _account_values_refresh(firm_id=firm_id, security_ids=security_ids)
 
 
 def lots_sync(
@@ -118,7 +177,7 @@ def lots_sync(
     the demo book all call it). Lots are matched by lot id (unique in the firm): unchanged ones
     are kept as they are, changed ones updated (a lot may move between named accounts), missing
     ones deleted, new ones created; accounts not named are not touched. An empty sequence
-    empties the account.
+    empties the account. The named accounts' ``securities_value`` is recomputed at the end.
 
     The input is trusted: callers validate it first (:func:`lots_replace` a user's lots, the
     lots feed its rows, the demo its plan). ``new_accounts`` says the accounts were created in
@@ -129,8 +188,11 @@ def lots_sync(
     authorize(actor=actor, firm=firm_id, resource=Resource.POSITION)
     with transaction.atomic():
         if new_accounts:
-            return _lots_insert_new(firm_id=firm_id, lots=lots)
-        return _lots_merge(firm_id=firm_id, lots=lots)
+            counts = _lots_insert_new(firm_id=firm_id, lots=lots)
+        else:
+            counts = _lots_merge(firm_id=firm_id, lots=lots)
+        _account_values_refresh(firm_id=firm_id, account_ids=sorted(lots))
+    return counts
 
 
 def _lots_insert_new(*, firm_id: int, lots: Mapping[int, Sequence[LotInput]]) -> LotsSyncCounts:

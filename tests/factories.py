@@ -11,8 +11,8 @@ from django.contrib.auth import get_user_model
 from guardian.shortcuts import assign_perm
 
 from accounts.models import Account, Household, Position, RegistrationType, TaxLot
+from accounts.services import account_values_refresh, book_revalue
 from models_hub.models import Price, Security, SecurityType
-from models_hub.services import security_last_close_refresh
 from rebalancer.authz import SystemActor
 from rebalancer.models import Firm, Membership
 from rebalancer.roles import Role
@@ -102,7 +102,7 @@ class PriceFactory(factory.django.DjangoModelFactory[Price]):
     def _create(cls, model_class: Any, *args: Any, **kwargs: Any) -> Price:
         """Save the price, then refresh its security's latest close as every price writer does."""
         price: Price = super()._create(model_class, *args, **kwargs)
-        security_last_close_refresh(
+        book_revalue(
             firm_id=price.firm_id, actor=SystemActor.COMMAND, security_ids=[price.security_id]
         )
         return price
@@ -131,4 +131,7 @@ def holding(
             cost_basis=basis,
             acquired_on=acquired_on,
         )
+    account_values_refresh(
+        firm_id=account.firm_id, actor=SystemActor.COMMAND, account_ids=[account.pk]
+    )
     return position

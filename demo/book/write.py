@@ -93,6 +93,7 @@ def chunk_write(*, ctx: WriteContext, households: Sequence[HouseholdPlan]) -> Wr
                     plan.discretionary,
                     plan.status,
                     _dollars(plan.cash_cents),
+                    "0.00",  # securities_value: lots_sync values the accounts it fills
                     ctx.created_at,
                 )
             )
@@ -134,6 +135,7 @@ def chunk_write(*, ctx: WriteContext, households: Sequence[HouseholdPlan]) -> Wr
             "discretionary",
             "status",
             "cash_balance",
+            "securities_value",
             "created_at",
         ),
         rows=account_rows,

@@ -11,6 +11,7 @@ from typing import Any
 
 from django.db import transaction
 
+from accounts.services import book_revalue
 from demo.marketdata.real import (
     REAL_SOURCE,
     TICKS_PER_DOLLAR,
@@ -20,7 +21,6 @@ from demo.marketdata.real import (
 )
 from demo.marketdata.synthetic import synthetic_closes, synthetic_funds
 from models_hub.models import Price, Security, SecurityStatus, SecurityType
-from models_hub.services import security_last_close_refresh
 from rebalancer.audit import audit_record
 from rebalancer.authz import Actor, authorize
 from rebalancer.bulk import bulk_session, rows_insert
@@ -232,7 +232,7 @@ def market_data_load(
         )
         price_unchanged = unchanged[0]
         Price.objects.bulk_update(stale, ["close"], batch_size=1000)
-        security_last_close_refresh(firm_id=firm.pk, actor=actor)
+        book_revalue(firm_id=firm.pk, actor=actor)
         price_updated = len(stale)
         counts = MarketDataCounts(
             securities_created=security_created,

@@ -105,3 +105,37 @@ def test_no_other_module_writes_lots_or_positions() -> None:
         if writes.search(path.read_text()):
             offenders.append(relative)
     assert offenders == []
+
+
+def _stored_and_fresh(cast: Cast, account_id: int) -> tuple[Decimal, Decimal]:
+    from accounts.models import Account
+    from accounts.selectors import account_holdings_get
+
+    stored = Account.objects.get(pk=account_id).securities_value
+    fresh = account_holdings_get(user=cast.user(Role.MANAGEMENT), account_id=account_id)
+    return stored, fresh.securities_value
+
+
+def test_stored_account_values_follow_lot_and_price_writes(cast: Cast) -> None:
+    """The stored value equals the holdings valued afresh after every writer of lots or prices."""
+    from workflow.feeds.service import import_file
+
+    stored, fresh = _stored_and_fresh(cast, cast.account_a1.pk)
+    assert stored == fresh > 0
+    lots_sync(
+        firm_id=cast.firm_a.pk,
+        actor=SystemActor.IMPORT,
+        lots={cast.account_a1.pk: [_lot(cast.security_a.pk, "A1-9", "7")]},
+    )
+    stored, fresh = _stored_and_fresh(cast, cast.account_a1.pk)
+    assert stored == fresh
+    record = import_file(
+        firm=cast.firm_a,
+        actor=cast.user(Role.DATA_MANAGER),
+        kind="prices",
+        file_name="later.csv",
+        content=b"ticker,date,close\nAAPL,2020-01-02,321.50\n",
+    )
+    assert record.status == "applied", record.errors
+    stored, fresh = _stored_and_fresh(cast, cast.account_a1.pk)
+    assert stored == fresh == D("7") * D("321.50")

@@ -19,8 +19,8 @@ from typing import Any
 from django.db import connection, models
 from django.utils import timezone
 
+from accounts.services import book_revalue
 from models_hub.models import Price
-from models_hub.services import security_last_close_refresh
 from rebalancer.authz import SystemActor
 from rebalancer.models import Firm
 from workflow.feeds.base import Counts, apply_report_guard, ticker_ids
@@ -265,7 +265,7 @@ class PricesImporter:
         apply_report_guard(report, source)
         self._write(firm, batch, counts)
         if counts.created or counts.updated:
-            security_last_close_refresh(firm_id=firm.pk, actor=SystemActor.IMPORT)
+            book_revalue(firm_id=firm.pk, actor=SystemActor.IMPORT)
         counts.detail["form"] = self.form
         return counts
 
