@@ -28,6 +28,7 @@ from typing import Any, ClassVar
 import django_filters
 from django import forms
 from django.db.models import Q, QuerySet
+from drf_spectacular.utils import extend_schema_field
 
 from rebalancer.models import AuditEvent, Membership
 from rebalancer.roles import Role
@@ -72,6 +73,7 @@ class TextFilter(django_filters.CharFilter):
     field_class = TextField
 
 
+@extend_schema_field({"type": "integer", "minimum": 1, "maximum": MAX_ID})
 class IdFilter(django_filters.Filter):
     """Rows whose ``field_name`` (an id column, e.g. ``household_id``) equals the id."""
 

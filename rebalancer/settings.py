@@ -33,6 +33,11 @@ REDIS_URL = env_redis_url("REDIS_URL")
 
 #: Embedded demo: the single-machine mode with no services. Demo logins are printed only here.
 DEMO_MODE = env_bool("REBALANCER_DEMO", default=DATABASE is None)
+#: The embedded single-machine database (SQLite in var/): the only place the repository's demo
+#: password is used (see demo.book.build.demo_password).
+EMBEDDED_DATABASE = DATABASE is None
+#: Password of the demo logins when set; otherwise the local demo's (embedded) or a random one.
+DEMO_PASSWORD = env_str("REBALANCER_DEMO_PASSWORD") or ""
 DEBUG = env_bool("DEBUG", default=False)
 
 

@@ -8,10 +8,12 @@ event per firm records what was built.
 
 from __future__ import annotations
 
+import secrets
 import time
 from dataclasses import dataclass, field
 from typing import Literal
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.hashers import make_password
 from django.contrib.auth.models import AbstractUser, Permission
@@ -34,7 +36,19 @@ from rebalancer.roles import Role
 from rebalancer.tenancy import HOUSEHOLD_ASSIGNMENT_PERMISSION
 
 #: The one password of every demo login (documented in docs/demo-book.md; demo data only).
-DEMO_PASSWORD = "demo-rebalance-2020"
+#: The password of the demo logins of the embedded local demo only (SQLite in var/, local hosts).
+LOCAL_DEMO_PASSWORD = "demo-rebalance-2020"
+
+
+def demo_password() -> str | None:
+    """The demo logins' password when it is known before the build: ``REBALANCER_DEMO_PASSWORD``,
+    or on the embedded local demo the repository's :data:`LOCAL_DEMO_PASSWORD`. None elsewhere
+    (a shared database, e.g. docker-compose): a random one is made and printed once."""
+    if settings.DEMO_PASSWORD:
+        return str(settings.DEMO_PASSWORD)
+    return LOCAL_DEMO_PASSWORD if settings.EMBEDDED_DATABASE else None
+
+
 OPERATOR_USERNAME = "operator"
 DEFAULT_SEED = 42
 DEFAULT_ACCOUNTS = 2_000
@@ -94,6 +108,7 @@ class BookReport:
     seconds_setup: float = 0.0  # reading the market data files, hashing the password
     seconds_commit: float = 0.0
     seconds: float = 0.0
+    password: str = ""  # of every demo login; printed once by the command
 
 
 def demo_specs(*, seed: int, accounts: int) -> tuple[DemoFirmSpec, DemoFirmSpec]:
@@ -247,7 +262,16 @@ def _check_free(specs: tuple[DemoFirmSpec, ...]) -> None:
 
 
 def demo_book_build(*, seed: int = DEFAULT_SEED, accounts: int = DEFAULT_ACCOUNTS) -> BookReport:
-    """Build the whole demo (both firms and the ``operator`` superuser) unless it exists."""
+    """Build the whole demo (both firms and the ``operator`` superuser) unless it exists.
+
+    Only in demo mode: the demo creates logins (a platform superuser among them) whose password
+    is printed, so it must never run against a real installation by accident.
+    """
+    if not settings.DEMO_MODE:
+        raise DemoBookError(
+            "demo_book runs only in demo mode (REBALANCER_DEMO=true): it creates logins, a "
+            "platform superuser among them, with a printed password"
+        )
     if not 1 <= accounts <= MAX_ACCOUNTS:
         raise DemoBookError(f"accounts must be between 1 and {MAX_ACCOUNTS:,}, got {accounts}")
     started = time.perf_counter()
@@ -257,7 +281,8 @@ def demo_book_build(*, seed: int = DEFAULT_SEED, accounts: int = DEFAULT_ACCOUNT
     specs = demo_specs(seed=seed, accounts=accounts)
     universe = universe_load()
     # A fixed salt makes the hash, like the rest of the book, a function of the seed.
-    password_hash = make_password(DEMO_PASSWORD, salt=f"demobook{seed}")
+    password = demo_password() or secrets.token_urlsafe(12)
+    password_hash = make_password(password, salt=f"demobook{seed}")
     report.seconds_setup = time.perf_counter() - started
     with transaction.atomic(), bulk_session():
         _check_free(specs)
@@ -278,6 +303,7 @@ def demo_book_build(*, seed: int = DEFAULT_SEED, accounts: int = DEFAULT_ACCOUNT
     # On PostgreSQL the commit runs the deferred foreign-key checks of every inserted row.
     report.seconds_commit = time.perf_counter() - committing
     report.created = True
+    report.password = password
     report.seconds = time.perf_counter() - started
     return report
 

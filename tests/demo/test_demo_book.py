@@ -18,7 +18,8 @@ from django.test import override_settings
 from accounts.invariants import position_lot_mismatches
 from accounts.models import Account, Household, Position, TaxLot
 from demo.book.build import (
-    DEMO_PASSWORD,
+    LOCAL_DEMO_PASSWORD,
+    demo_password,
     demo_specs,
     firm_book_build,
 )
@@ -32,6 +33,10 @@ ACCOUNTS = 40
 MD5_HASHER = "django.contrib.auth.hashers.MD5PasswordHasher"
 
 
+#: The demo logins' password in these tests (REBALANCER_DEMO_PASSWORD), on either database.
+PASSWORD = "test-demo-password"
+
+
 @pytest.fixture(scope="module")
 def built(django_db_setup: None, django_db_blocker: Any) -> Iterator[str]:
     """Build the book once, in a transaction rolled back after the module; yield the output."""
@@ -42,7 +47,9 @@ def built(django_db_setup: None, django_db_blocker: Any) -> Iterator[str]:
             out = io.StringIO()
             # The same fast hasher that tests/conftest.py sets for every test (tests run after
             # this fixture, so they could not read a PBKDF2 hash).
-            with override_settings(DEMO_MODE=True, PASSWORD_HASHERS=[MD5_HASHER]):
+            with override_settings(
+                DEMO_MODE=True, DEMO_PASSWORD=PASSWORD, PASSWORD_HASHERS=[MD5_HASHER]
+            ):
                 call_command("demo_book", accounts=ACCOUNTS, stdout=out)
             # The book was written with raw bulk inserts: check every foreign key now (this raises
             # IntegrityError naming a broken row). On PostgreSQL this also settles the deferred
@@ -92,8 +99,8 @@ def test_firms_users_and_logins_printed_in_demo_mode(book: str) -> None:
     user_model = get_user_model()
     operator = user_model.objects.get(username="operator")
     assert operator.is_superuser and not Membership.objects.filter(user=operator).exists()
-    assert user_model.objects.get(username="demo_ipc").check_password(DEMO_PASSWORD)
-    assert "demo_overlay_manager" in book and DEMO_PASSWORD in book and "operator" in book
+    assert user_model.objects.get(username="demo_ipc").check_password(PASSWORD)
+    assert "demo_overlay_manager" in book and PASSWORD in book and "operator" in book
     assert f"{ACCOUNTS} accounts" in book
 
 
@@ -206,16 +213,29 @@ def test_one_audit_event_per_firm_build(book: str) -> None:
 def test_rerun_leaves_the_book_and_logins_only_in_demo_mode(book: str) -> None:
     before = _lots(_demo()), AuditEvent.objects.count()
     out = io.StringIO()
-    with override_settings(DEMO_MODE=True):
+    with override_settings(DEMO_MODE=True, DEMO_PASSWORD=PASSWORD):
         call_command("demo_book", stdout=out)
     assert "left as it is" in out.getvalue()
-    assert "demo_advisor" in out.getvalue() and DEMO_PASSWORD in out.getvalue()
-    out = io.StringIO()
-    with override_settings(DEMO_MODE=False):
-        call_command("demo_book", stdout=out)
-    assert "not shown" in out.getvalue()
-    assert "demo_advisor" not in out.getvalue() and DEMO_PASSWORD not in out.getvalue()
+    assert "demo_advisor" in out.getvalue() and PASSWORD in out.getvalue()
     assert (_lots(_demo()), AuditEvent.objects.count()) == before
+
+
+def test_demo_book_refuses_to_run_outside_demo_mode(book: str) -> None:
+    before = _lots(_demo()), AuditEvent.objects.count()
+    out = io.StringIO()
+    with override_settings(DEMO_MODE=False), pytest.raises(CommandError, match="demo mode"):
+        call_command("demo_book", stdout=out)
+    assert "demo_advisor" not in out.getvalue() and PASSWORD not in out.getvalue()
+    assert (_lots(_demo()), AuditEvent.objects.count()) == before
+
+
+def test_the_repository_password_is_only_for_the_embedded_local_demo() -> None:
+    with override_settings(DEMO_PASSWORD="", EMBEDDED_DATABASE=True):
+        assert demo_password() == LOCAL_DEMO_PASSWORD
+    with override_settings(DEMO_PASSWORD="", EMBEDDED_DATABASE=False):
+        assert demo_password() is None  # a shared database: a random password, printed once
+    with override_settings(DEMO_PASSWORD="chosen-for-this-stack", EMBEDDED_DATABASE=False):
+        assert demo_password() == "chosen-for-this-stack"
 
 
 def test_same_seed_builds_identical_lots_in_another_firm(book: str) -> None:

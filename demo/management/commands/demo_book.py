@@ -8,17 +8,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from demo.book.build import (
     DEFAULT_ACCOUNTS,
     DEFAULT_SEED,
-    DEMO_PASSWORD,
     BookReport,
     DemoBookError,
     demo_book_build,
     demo_logins,
+    demo_password,
 )
 
 
@@ -53,7 +52,7 @@ class Command(BaseCommand):
                 "The demo book exists (firm 'demo'): left as it is. "
                 "A fresh book needs a fresh database."
             )
-        self._logins()
+        self._logins(report.password if report.created else demo_password())
 
     def _report(self, report: BookReport) -> None:
         self.stdout.write(self.style.SUCCESS(f"Built the demo book from seed {report.seed}."))
@@ -73,16 +72,12 @@ class Command(BaseCommand):
             f"commit {report.seconds_commit:.1f} s)."
         )
 
-    def _logins(self) -> None:
-        if not settings.DEMO_MODE:
-            self.stdout.write(
-                "Demo logins are not shown outside demo mode (REBALANCER_DEMO is off)."
-            )
-            return
+    def _logins(self, password: str | None) -> None:
         logins = demo_logins()
         if not logins:
             return
-        self.stdout.write(f"\nDemo logins (demo mode only), password for all: {DEMO_PASSWORD}")
+        shown = password or "(printed when the book was built; set REBALANCER_DEMO_PASSWORD)"
+        self.stdout.write(f"\nDemo logins (demo mode only), password for all: {shown}")
         rows: list[tuple[str, str, str]] = []
         groups: dict[tuple[str, str], list[str]] = {}
         for login in logins:
