@@ -19,6 +19,7 @@ from accounts.serializers import (
     PositionSerializer,
 )
 from rebalancer.api import FirmScopedViewSet
+from rebalancer.drf import KeysetPagination
 
 
 class HouseholdViewSet(FirmScopedViewSet[Household]):
@@ -46,24 +47,30 @@ class AccountViewSet(FirmScopedViewSet[Account]):
 
 
 class PositionViewSet(FirmScopedViewSet[Position]):
-    """Positions valued at the latest close, with their tax lots nested."""
+    """Positions valued at the latest close, with their tax lots nested. Paged by cursor in id
+    order (``next`` / ``previous`` links, no total count): filter by account or household to
+    read one client's."""
 
     queryset = Position.objects.all()
     serializer_class = PositionSerializer
     filterset_class = PositionFilterSet
-    ordering = ("account_id", "security_id")
+    pagination_class = KeysetPagination
+    ordering = ("pk",)
 
     def refine_queryset(self, queryset: QuerySet[Position]) -> QuerySet[Position]:
         return positions_value_annotate(queryset, user=self.request.user)
 
 
 class LotViewSet(FirmScopedViewSet[TaxLot]):
-    """Tax lots: shares bought on one date at one cost (total dollars), oldest first."""
+    """Tax lots: shares bought on one date at one cost (total dollars). Paged by cursor in id
+    order (``next`` / ``previous`` links, no total count): filter by account or position to read
+    one client's."""
 
     queryset = TaxLot.objects.all()
     serializer_class = LotSerializer
     filterset_class = TaxLotFilterSet
-    ordering = ("account_id", "position_id", "acquired_on", "pk")
+    pagination_class = KeysetPagination
+    ordering = ("pk",)
 
     def refine_queryset(self, queryset: QuerySet[TaxLot]) -> QuerySet[TaxLot]:
         return queryset.select_related("security")

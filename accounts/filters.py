@@ -83,7 +83,6 @@ class PositionFilterSet(FirmFilterSet):
     security = IdFilter(field_name="security_id")
     household = IdFilter(field_name="account__household_id")
     ticker = TextFilter(field_name="security__ticker", lookup_expr="iexact")
-    ordering = ordering(("account_id", "account"), ("security__ticker", "ticker"))
 
     not_filtered: ClassVar[dict[str, str]] = {
         "id": _BY_PAGE,
@@ -104,7 +103,6 @@ class TaxLotFilterSet(FirmFilterSet):
     lot_id = TextFilter(field_name="lot_id", lookup_expr="exact")
     acquired_after = django_filters.DateFilter(field_name="acquired_on", lookup_expr="gte")
     acquired_before = django_filters.DateFilter(field_name="acquired_on", lookup_expr="lte")
-    ordering = ordering(("acquired_on", "acquired_on"), ("security__ticker", "ticker"))
 
     not_filtered: ClassVar[dict[str, str]] = {
         "id": _BY_PAGE,

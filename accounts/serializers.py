@@ -1,4 +1,8 @@
-"""Read serializers of the households/accounts API. Money and quantities are decimal strings."""
+"""Read serializers of the households/accounts API. Money and quantities are decimal strings.
+
+Every field is read-only: a related field would otherwise default to the unscoped
+``objects.all()``. Write endpoints will take ids and let a service resolve them through scoped
+querysets (tests/authz/test_serializers.py)."""
 
 from __future__ import annotations
 
@@ -13,6 +17,7 @@ class HouseholdSerializer(serializers.ModelSerializer[Household]):
     class Meta:
         model = Household
         fields = ["id", "external_id", "name", "created_at"]
+        read_only_fields = fields
 
 
 class AccountSerializer(serializers.ModelSerializer[Account]):
@@ -37,12 +42,14 @@ class AccountSerializer(serializers.ModelSerializer[Account]):
             "flags",
             "created_at",
         ]
+        read_only_fields = fields
 
 
 class PositionLotSerializer(serializers.ModelSerializer[TaxLot]):
     class Meta:
         model = TaxLot
         fields = ["id", "lot_id", "quantity", "cost_basis", "acquired_on"]
+        read_only_fields = fields
 
 
 class PositionSerializer(serializers.ModelSerializer[Position]):
@@ -73,6 +80,7 @@ class PositionSerializer(serializers.ModelSerializer[Position]):
             "market_value",
             "lots",
         ]
+        read_only_fields = fields
 
 
 class LotSerializer(serializers.ModelSerializer[TaxLot]):
@@ -91,3 +99,4 @@ class LotSerializer(serializers.ModelSerializer[TaxLot]):
             "cost_basis",
             "acquired_on",
         ]
+        read_only_fields = fields

@@ -29,9 +29,11 @@ class SecuritySerializer(serializers.ModelSerializer[Security]):
             "latest_close",
             "latest_date",
         ]
+        read_only_fields = fields
 
 
 class PriceSerializer(serializers.ModelSerializer[Price]):
     class Meta:
         model = Price
         fields = ["date", "close"]
+        read_only_fields = fields

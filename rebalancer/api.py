@@ -20,7 +20,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from rebalancer.filters import PAGING_PARAMETERS, FirmFilterSet
+from rebalancer.filters import FirmFilterSet
 from rebalancer.roles import Action, Resource, role_can
 from rebalancer.tenancy import membership_of
 
@@ -82,7 +82,12 @@ class StrictFilterBackend(DjangoFilterBackend):
 
     def filter_queryset(self, request: Any, queryset: Any, view: Any) -> Any:
         filterset_class = self.get_filterset_class(view, queryset)
-        allowed = set(PAGING_PARAMETERS) | {"format"}
+        paginator = getattr(view, "paginator", None)
+        allowed = {"format"} | {
+            name
+            for attribute in ("page_query_param", "cursor_query_param", "page_size_query_param")
+            if (name := getattr(paginator, attribute, None))
+        }
         if filterset_class is not None:
             allowed |= set(filterset_class.base_filters)
         unknown = sorted(set(request.query_params) - allowed)
@@ -138,10 +143,10 @@ class FirmScopedViewSet(viewsets.ReadOnlyModelViewSet[_M]):
         Annotations (latest prices, market values) are then computed for one page, not for
         every row an OFFSET skips.
         """
-        ids_page = self.paginate_queryset(self.scoped_queryset().values_list("pk", flat=True))
-        ids: list[Any] = list(ids_page) if ids_page is not None else []
-        if ids_page is None:  # pagination switched off: the whole (scoped) list
-            ids = list(self.scoped_queryset().values_list("pk", flat=True))
+        keys = self.scoped_queryset().values("pk")
+        ids_page = self.paginate_queryset(keys)
+        rows_of_ids = ids_page if ids_page is not None else list(keys)
+        ids: list[Any] = [row["pk"] for row in rows_of_ids]
         by_pk = {
             row.pk: row for row in self.refine_queryset(self.scoped_queryset().filter(pk__in=ids))
         }

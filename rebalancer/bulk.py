@@ -109,3 +109,20 @@ def ids_reserve(*, model: type[models.Model], count: int) -> list[int]:
             seq = cursor.fetchone()
             start = max(start, int(seq[0]) if seq else 0)
     return list(range(start + 1, start + 1 + count))
+
+
+def statistics_refresh(*, full: bool = True) -> None:
+    """Refresh the query planner's statistics after a bulk load (outside its transaction).
+
+    Without them SQLite cannot tell that ``firm_id`` has one value in a one-firm book and walks
+    the firm index of 7.7 million lots instead of the position index (1.2 s instead of 5 ms for
+    one account's lots, measured on the 100,000-account book). ``full`` runs ``ANALYZE`` (the
+    demo build); otherwise SQLite's ``PRAGMA optimize`` re-analyzes only what changed enough (after
+    each applied import). PostgreSQL's autovacuum keeps its own statistics; a full refresh runs
+    ``ANALYZE`` there too.
+    """
+    with connection.cursor() as cursor:
+        if connection.vendor == "sqlite":
+            cursor.execute("ANALYZE" if full else "PRAGMA optimize")
+        elif full:
+            cursor.execute("ANALYZE")

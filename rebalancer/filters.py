@@ -37,7 +37,7 @@ from rebalancer.roles import Role
 MAX_ID = 2**63 - 1
 _DIGITS = re.compile(r"[0-9]{1,19}")
 #: Query parameters every list understands besides its filters.
-PAGING_PARAMETERS = frozenset({"page", "page_size"})
+PAGING_PARAMETERS = frozenset({"page", "page_size", "cursor"})
 
 
 def reject_control_characters(value: str) -> str:

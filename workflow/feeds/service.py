@@ -25,6 +25,7 @@ from django.utils import timezone
 
 from rebalancer.audit import audit_record
 from rebalancer.authz import Actor, SystemActor, authorize
+from rebalancer.bulk import statistics_refresh
 from rebalancer.models import Firm
 from rebalancer.roles import Resource
 from workflow.feeds.accounts import AccountsImporter
@@ -223,6 +224,8 @@ def _run(
                 },
                 reason=f"{record.get_kind_display()} import of {record.file_name}",
             )
+    if counts.changed and not transaction.get_connection().in_atomic_block:
+        statistics_refresh(full=False)  # the planner's view of the tables that just grew
 
 
 def _last_success(record: ImportRecord) -> ImportRecord | None:

@@ -69,7 +69,7 @@ class Command(BaseCommand):
             )
         self.stdout.write(
             f"Total {report.seconds:.1f} s (reading files {report.seconds_setup:.1f} s, "
-            f"commit {report.seconds_commit:.1f} s)."
+            f"commit {report.seconds_commit:.1f} s, statistics {report.seconds_statistics:.1f} s)."
         )
 
     def _logins(self, password: str | None) -> None:
