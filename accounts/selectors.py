@@ -282,6 +282,8 @@ class AccountHoldings:
     unrealized_st: Decimal
     unrealized_lt: Decimal
     unpriced: list[str]
+    #: Positions of the account when ``positions`` shows only some of them (a summary).
+    positions_total: int | None = None
 
     @property
     def has_synthetic(self) -> bool:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 from django.core.exceptions import PermissionDenied
@@ -31,12 +32,21 @@ from rebalancer.selectors import audit_event_list, member_count_by_role
 from rebalancer.tenancy import AnyUser
 from workflow.selectors import import_list_recent
 
+#: Positions of the largest account shown on the advisor's home (the account page has them all).
+HOME_TOP_POSITIONS = 15
+
 
 def _largest_account_holdings(user: AnyUser, as_of: dt.date | None) -> Any:
+    """The advisor's largest account with its biggest positions only: a direct-index account
+    holds hundreds of names, and the home page is a summary (the account page lists them all)."""
     largest = account_largest_get(user=user, as_of=as_of)
     if largest is None:
         return None
-    return account_holdings_get(user=user, account_id=largest, as_of=as_of)
+    holdings = account_holdings_get(user=user, account_id=largest, as_of=as_of)
+    biggest = sorted(
+        holdings.positions, key=lambda p: (-(p.market_value or 0), p.security.ticker, p.position.pk)
+    )[:HOME_TOP_POSITIONS]
+    return replace(holdings, positions=biggest, positions_total=len(holdings.positions))
 
 
 def _first_households(user: AnyUser, n: int = 10) -> list[Any]:

@@ -126,3 +126,24 @@ def test_home_query_count_is_bounded(
     client = client_for(cast.user(role))
     with django_assert_max_num_queries(HOME_MAX_QUERIES):
         assert client.get(reverse("home")).status_code == 200
+
+
+def test_advisor_home_shows_the_largest_accounts_biggest_positions_only(
+    cast: Cast, client_for: ClientFor
+) -> None:
+    import datetime as dt
+    from decimal import Decimal
+
+    from tests.factories import AccountFactory, PriceFactory, SecurityFactory, holding
+
+    big = AccountFactory.create(household=cast.hh_a1, name="Direct index")
+    for n in range(17):
+        security = SecurityFactory.create(firm=cast.firm_a, ticker=f"N{n:02d}")
+        PriceFactory.create(security=security, close=Decimal("100"))
+        lot = (f"DI-{n}", Decimal(1000 + n), Decimal("1.00"), dt.date(2018, 1, 2))
+        holding(big, security, [lot])
+    html = _home(client_for(cast.user(Role.ADVISOR)))
+    assert "Direct index" in html
+    assert "The 15 largest of 17 positions" in html
+    assert "N16" in html and "N15" in html  # the biggest are shown
+    assert "N00" not in html and "N01" not in html  # the two smallest are not
