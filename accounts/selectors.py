@@ -179,7 +179,8 @@ def firm_aum_get(*, user: AnyUser) -> Decimal:
 
 @dataclass(frozen=True)
 class BookSummary:
-    """Headline figures of the households/accounts a user can see."""
+    """Headline figures of the households/accounts a user can see, and the same per
+    registration type (``registrations``: one dict per type present, in the type's order)."""
 
     households: int
     accounts: int
@@ -187,41 +188,45 @@ class BookSummary:
     cash: Decimal
     aum: Decimal
     prices_as_of: dt.date | None
+    registrations: tuple[dict[str, Any], ...] = ()
 
 
 def book_summary_get(*, user: AnyUser) -> BookSummary:
-    account_figures = Account.objects.for_user(user).aggregate(
-        n=Count("pk"), cash=Sum("cash_balance")
+    """One grouped pass over the visible accounts (count, cash and stored value per registration
+    type) gives both the totals and the per-type table; plus the household count and the price
+    date (index lookups)."""
+    rows = list(
+        Account.objects.for_user(user)
+        .order_by("registration_type")
+        .values("registration_type")
+        .annotate(n=Count("pk"), cash=Sum("cash_balance"), value=Sum("securities_value"))
     )
-    cash = cents(account_figures["cash"] or ZERO)
-    value = securities_value_get(user=user)
+    visible = _can_view(user, Resource.POSITION)
+    cash = cents(sum((r["cash"] or ZERO for r in rows), ZERO))
+    value = cents(sum((r["value"] or ZERO for r in rows), ZERO)) if visible else ZERO
+    registrations = tuple(
+        {
+            "registration_type": r["registration_type"],
+            "label": RegistrationType(r["registration_type"]).label,
+            "accounts": r["n"],
+            "cash": cents(r["cash"] or ZERO),
+        }
+        for r in rows
+    )
     return BookSummary(
         households=Household.objects.for_user(user).count(),
-        accounts=account_figures["n"],
+        accounts=sum(r["n"] for r in rows),
         securities_value=value,
         cash=cash,
         aum=cents(value + cash),
         prices_as_of=price_date_latest(user=user),
+        registrations=registrations,
     )
 
 
 def account_count_by_registration(*, user: AnyUser) -> list[dict[str, Any]]:
     """Count and cash of visible accounts per registration type, in a fixed order."""
-    rows = (
-        Account.objects.for_user(user)
-        .order_by("registration_type")
-        .values("registration_type")
-        .annotate(n=Count("pk"), cash=Sum("cash_balance"))
-    )
-    return [
-        {
-            "registration_type": r["registration_type"],
-            "label": RegistrationType(r["registration_type"]).label,
-            "accounts": r["n"],
-            "cash": cents(r["cash"]),
-        }
-        for r in rows
-    ]
+    return list(book_summary_get(user=user).registrations)
 
 
 # --- Holdings of one account -------------------------------------------------------------------

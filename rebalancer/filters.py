@@ -122,9 +122,20 @@ class FirmFilterSet(django_filters.FilterSet):
         )
 
 
+class StableOrderingFilter(django_filters.OrderingFilter):
+    """Sorts by the chosen columns, then by id: rows that tie keep one order, so paging never
+    shows a row twice or skips one (and a page can be read from either end)."""
+
+    def filter(self, qs: QuerySet[Any], value: Any) -> QuerySet[Any]:
+        sorted_qs: QuerySet[Any] = super().filter(qs, value)
+        if value:
+            return sorted_qs.order_by(*sorted_qs.query.order_by, "pk")
+        return sorted_qs
+
+
 def ordering(*fields: tuple[str, str]) -> django_filters.OrderingFilter:
     """An ``ordering`` filter over ``(model lookup, parameter name)`` pairs."""
-    return django_filters.OrderingFilter(fields=fields, label="Sort by")
+    return StableOrderingFilter(fields=fields, label="Sort by")
 
 
 class MembershipFilterSet(FirmFilterSet):

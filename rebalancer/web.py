@@ -40,6 +40,26 @@ class HtmxPartialMixin:
         return [self.template_name]
 
 
+class ReversiblePaginator(Paginator):  # type: ignore[type-arg]
+    """Pages in the second half of a long list are read from its end: ``ORDER BY ... DESC
+    LIMIT n OFFSET small`` instead of an OFFSET that walks almost every row (the last page of
+    100,000 accounts). Only for an order that ends with the primary key (ties broken the same
+    way in both directions); other lists page as usual."""
+
+    def page(self, number: Any) -> Page[Any]:
+        number = self.validate_number(number)
+        bottom = (number - 1) * self.per_page
+        top = min(bottom + self.per_page, self.count)
+        rows: Any = self.object_list
+        ordering = list(getattr(getattr(rows, "query", None), "order_by", ()) or ())
+        unique_last = bool(ordering) and ordering[-1].lstrip("-") in ("pk", "id")
+        if not unique_last or bottom <= self.count // 2:
+            return super().page(number)
+        from_end = list(rows.reverse()[self.count - top : self.count - bottom])
+        from_end.reverse()
+        return Page(from_end, number, self)
+
+
 def query_without(params: QueryDict, *names: str) -> str:
     """The query string without ``names`` (for links that change one of them)."""
     kept = params.copy()
@@ -75,7 +95,7 @@ class FilteredListMixin:
         return self.filterset.qs
 
     def paginate_queryset(self, queryset: Any, page_size: int) -> Any:
-        paginator = Paginator(queryset, page_size)
+        paginator = ReversiblePaginator(queryset, page_size)
         raw = self.request.GET.get("page") or 1
         page: Page[Any] = paginator.get_page(paginator.num_pages if raw == "last" else raw)
         return paginator, page, page.object_list, page.has_other_pages()

@@ -18,7 +18,6 @@ from django.shortcuts import redirect
 from django.views.generic import TemplateView
 
 from accounts.selectors import (
-    account_count_by_registration,
     account_holdings_get,
     account_largest_get,
     book_summary_get,
@@ -67,18 +66,20 @@ def _home_advisor(user: AnyUser) -> dict[str, Any]:
 
 def _home_investment(user: AnyUser) -> dict[str, Any]:
     market = market_data_summarize(user=user)
+    book = book_summary_get(user=user)
     return {
-        "book": book_summary_get(user=user),
+        "book": book,
         "market": market,
         "has_synthetic": market.synthetic_securities > 0,
-        "registrations": account_count_by_registration(user=user),
+        "registrations": book.registrations,
     }
 
 
 def _home_overlay(user: AnyUser) -> dict[str, Any]:
+    book = book_summary_get(user=user)
     return {
-        "book": book_summary_get(user=user),
-        "registrations": account_count_by_registration(user=user),
+        "book": book,
+        "registrations": book.registrations,
         "households": _first_households(user),
     }
 
@@ -92,9 +93,10 @@ def _home_compliance(user: AnyUser) -> dict[str, Any]:
 
 
 def _home_management(user: AnyUser) -> dict[str, Any]:
+    book = book_summary_get(user=user)
     return {
-        "book": book_summary_get(user=user),
-        "registrations": account_count_by_registration(user=user),
+        "book": book,
+        "registrations": book.registrations,
         "members": member_count_by_role(user=user),
         "events": list(audit_event_list(user=user)[:10]),
     }

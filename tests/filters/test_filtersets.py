@@ -202,3 +202,19 @@ def test_lots_page_by_cursor_through_every_row(cast: Cast, client_for: ClientFor
     assert seen == list(
         TaxLot.objects.for_firm(cast.firm_a.pk).order_by("pk").values_list("pk", flat=True)
     )
+
+
+@pytest.mark.django_db
+def test_pages_read_from_the_end_show_the_same_rows(cast: Cast, client_for: ClientFor) -> None:
+    """The second half of a list is read backwards from its end: same rows, same order."""
+    from django.core.paginator import Paginator
+
+    from rebalancer.web import ReversiblePaginator
+
+    for n in range(23):
+        AccountFactory.create(household=cast.hh_a2, account_number=f"R{n:03d}")
+    rows = Account.objects.for_firm(cast.firm_a.pk).order_by("custodian", "account_number", "pk")
+    plain, reversible = Paginator(rows, 4), ReversiblePaginator(rows, 4)
+    assert plain.num_pages == reversible.num_pages >= 6
+    for number in range(1, plain.num_pages + 1):
+        assert list(reversible.page(number)) == list(plain.page(number)), number
