@@ -36,8 +36,6 @@ from rebalancer.roles import Role
 #: Largest id a filter accepts: the top of a signed 64-bit integer (PostgreSQL's bigint).
 MAX_ID = 2**63 - 1
 _DIGITS = re.compile(r"[0-9]{1,19}")
-#: Query parameters every list understands besides its filters.
-PAGING_PARAMETERS = frozenset({"page", "page_size", "cursor"})
 
 
 def reject_control_characters(value: str) -> str:

@@ -10,9 +10,9 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.core.paginator import Page, Paginator
 from django.forms import Form
-from django.http import HttpRequest, HttpResponse, QueryDict
+from django.http import HttpRequest, HttpResponse
 
-from rebalancer.filters import PAGING_PARAMETERS, FirmFilterSet
+from rebalancer.filters import FirmFilterSet
 
 #: Rows per page on every list page (the API pages by ``page_size``, default 100).
 PAGE_SIZE = 50
@@ -60,14 +60,6 @@ class ReversiblePaginator(Paginator):  # type: ignore[type-arg]
         return Page(from_end, number, self)
 
 
-def query_without(params: QueryDict, *names: str) -> str:
-    """The query string without ``names`` (for links that change one of them)."""
-    kept = params.copy()
-    for name in names:
-        kept.pop(name, None)
-    return kept.urlencode()
-
-
 class FilteredListMixin:
     """A ListView filtered and sorted by ``filterset_class`` from the query string.
 
@@ -108,8 +100,6 @@ class FilteredListMixin:
             filter_errors=self.filterset.error_text if self.filterset.errors else "",
             q=params.get("q", ""),
             sort=params.get("ordering", ""),
-            query_without_page=query_without(params, *PAGING_PARAMETERS),
-            query_without_sort=query_without(params, "ordering", *PAGING_PARAMETERS),
         )
         return context
 
