@@ -16,6 +16,7 @@ import secrets
 from pathlib import Path
 
 from rebalancer.env import (
+    EnvError,
     env_bool,
     env_database_url,
     env_int,
@@ -29,6 +30,15 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(env_str("REBALANCER_VAR_DIR") or BASE_DIR / "var")
 
 DATABASE = env_database_url("DATABASE_URL")
+#: The role that owns the schema and runs ``migrate``; DATABASE_URL's role is then the app role,
+#: which cannot change or remove rows of append-only tables (rebalancer/dbroles.py).
+DATABASE_OWNER = env_database_url("DATABASE_OWNER_URL")
+if DATABASE_OWNER is not None and (
+    DATABASE is None
+    or (DATABASE_OWNER.host, DATABASE_OWNER.port, DATABASE_OWNER.name)
+    != (DATABASE.host, DATABASE.port, DATABASE.name)
+):
+    raise EnvError("DATABASE_OWNER_URL must name the same host, port and database as DATABASE_URL")
 REDIS_URL = env_redis_url("REDIS_URL")
 
 #: Embedded demo: the single-machine mode with no services. Demo logins are printed only here.
@@ -217,6 +227,23 @@ CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# Work that never gets stuck: a task whose worker dies is handed back to the broker (acks late +
+# reject on worker lost); a task is stopped after its time limits; Redis re-delivers an
+# unacknowledged message only after the visibility timeout, which is above the hard limit so a
+# live task is never delivered twice; the sweeper re-queues or fails claims older than the lease.
+TASK_TIME_LIMIT = env_int("TASK_TIME_LIMIT", 3600, minimum=10)
+CELERY_TASK_TIME_LIMIT = TASK_TIME_LIMIT
+CELERY_TASK_SOFT_TIME_LIMIT = TASK_TIME_LIMIT - 5
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": TASK_TIME_LIMIT + 600}
+CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 2, "interval_start": 0, "interval_step": 0.5}
+#: A claimed import not finished after this many seconds lost its worker (default: above the
+#: hard time limit, so a live task is never taken away).
+IMPORT_LEASE_SECONDS = env_int("IMPORT_LEASE_SECONDS", TASK_TIME_LIMIT + 60, minimum=1)
+IMPORT_MAX_ATTEMPTS = env_int("IMPORT_MAX_ATTEMPTS", 3, minimum=1)
+CELERY_BEAT_SCHEDULE = {
+    "import-sweep": {"task": "workflow.import_sweep", "schedule": 60.0},
+}
 
 # Security: production-safe unless demo mode. Behind a TLS-terminating proxy set
 # SECURE_PROXY_SSL_HEADER_ENABLED=true.

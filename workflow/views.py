@@ -23,7 +23,7 @@ from django.views.generic import DetailView
 from rebalancer.mixins import FirmScopedMixin
 from rebalancer.roles import Action, Resource
 from workflow.feeds.reader import SUFFIXES
-from workflow.feeds.service import MAX_UPLOAD_BYTES, import_enqueue
+from workflow.feeds.service import MAX_UPLOAD_BYTES, QUEUE_UNREACHABLE, import_enqueue
 from workflow.models import ImportKind, ImportRecord
 from workflow.selectors import import_list
 
@@ -74,6 +74,8 @@ class ImportListView(FirmScopedMixin, View):
             content=b"".join(upload.chunks()),
         )
         messages.success(request, f"{name} was uploaded as import #{record.pk}.")
+        if record.message == QUEUE_UNREACHABLE:
+            messages.warning(request, QUEUE_UNREACHABLE)
         return redirect("feeds:import_detail", pk=record.pk)
 
     def _render(self, form: ImportUploadForm, status: int = 200) -> HttpResponse:
