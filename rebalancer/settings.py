@@ -91,6 +91,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "rebalancer.middleware.RequestSizeLimitMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -191,6 +192,15 @@ STORAGES = {
 }
 DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
+DATA_UPLOAD_MAX_NUMBER_FILES = 10
+#: Bounded input: a request body above this is refused (413) before it is read
+#: (rebalancer.middleware.RequestSizeLimitMiddleware); a feed line above FEED_MAX_LINE_BYTES or a
+#: feed above FEED_MAX_DECOMPRESSED_BYTES after gunzip is rejected while streaming.
+REQUEST_MAX_BYTES = env_int("REQUEST_MAX_BYTES", 101 * 1024 * 1024, minimum=1024 * 1024)
+FEED_MAX_LINE_BYTES = env_int("FEED_MAX_LINE_BYTES", 1024 * 1024, minimum=1024)
+FEED_MAX_DECOMPRESSED_BYTES = env_int(
+    "FEED_MAX_DECOMPRESSED_BYTES", 2 * 1024 * 1024 * 1024, minimum=1024 * 1024
+)
 
 REST_FRAMEWORK = {
     # Token first so an anonymous API call gets 401 with a WWW-Authenticate header.

@@ -47,7 +47,8 @@ def test_only_the_migrate_step_holds_the_owner_and_admin_credentials() -> None:
     assert migrate["environment"]["DATABASE_OWNER_URL"].startswith(
         "postgres://rebalancer_owner:${DB_OWNER_PASSWORD:?"
     )
-    assert "rebalancer.dbroles" in migrate["command"] and "migrate" in migrate["command"]
+    command = " ".join(migrate["command"])
+    assert "rebalancer.dbroles" in command and "manage.py migrate" in command
     for name in ("web", "worker", "beat"):
         env = services[name]["environment"]
         assert "DATABASE_OWNER_URL" not in env and "DATABASE_ADMIN_URL" not in env
