@@ -125,6 +125,21 @@ class Invitation:
     set_password_path: str
 
 
+def member_username(*, firm: Firm, requested: str) -> str:
+    """The login name of an invited user: ``<requested>@<firm slug>``.
+
+    Usernames are unique on the whole platform; scoping invited ones by the firm's (unique) slug
+    means an invitation can only collide with the inviting firm's own users, so the invite form
+    never tells one firm whether a username exists in another.
+    """
+    requested = requested.strip()
+    if "@" in requested:
+        raise ValidationError(
+            {"username": "Letters, digits and . + - _ only: the firm is added after an @."}
+        )
+    return f"{requested}@{firm.slug}"
+
+
 def membership_invite(
     *, firm: Firm, actor: User, username: str, email: str, role: str, reason: str
 ) -> Invitation:
@@ -137,7 +152,7 @@ def membership_invite(
         validate_email(email)
     except ValidationError as exc:
         raise ValidationError({"email": f"{email!r} is not a valid email address."}) from exc
-    user = User(username=username.strip(), email=email)
+    user = User(username=member_username(firm=firm, requested=username), email=email)
     user.set_unusable_password()
     user.full_clean(exclude=["password"])
     with transaction.atomic():
