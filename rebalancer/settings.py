@@ -83,6 +83,9 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "guardian",
     "axes",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
     "django_htmx",
     "rebalancer",
     "models_hub",
@@ -98,6 +101,9 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",
+    "rebalancer.middleware.SessionLifetimeMiddleware",
+    "rebalancer.middleware.TwoFactorMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
@@ -166,6 +172,20 @@ AXES_COOLOFF_TIME = env_int("AXES_COOLOFF_HOURS", 1, minimum=1)
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
+# The client address: REMOTE_ADDR, or behind the proxies listed in TRUSTED_PROXY_IPS (addresses
+# or networks) the nearest X-Forwarded-For entry they appended; never a client-set header alone.
+TRUSTED_PROXY_IPS = env_list("TRUSTED_PROXY_IPS", [])
+AXES_CLIENT_IP_CALLABLE = "rebalancer.security.login.client_ip"
+#: Failed logins (any usernames) after which one address is refused for the cool-off.
+LOGIN_IP_FAILURE_LIMIT = env_int("LOGIN_IP_FAILURE_LIMIT", 20, minimum=1)
+
+# Sessions end SESSION_IDLE_SECONDS after the last request and SESSION_ABSOLUTE_SECONDS after
+# login whatever happens (rebalancer.middleware.SessionLifetimeMiddleware).
+SESSION_IDLE_SECONDS = env_int("SESSION_IDLE_SECONDS", 30 * 60, minimum=60)
+SESSION_ABSOLUTE_SECONDS = env_int("SESSION_ABSOLUTE_SECONDS", 12 * 3600, minimum=60)
+SESSION_COOKIE_AGE = SESSION_ABSOLUTE_SECONDS
+# Two-factor authentication (django-otp): required for firm admins and superusers.
+OTP_TOTP_ISSUER = "Rebalancer"
 
 # django-guardian: no anonymous user row; object permissions only for authenticated users.
 ANONYMOUS_USER_NAME = None

@@ -5,11 +5,15 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
 from rebalancer import views
+from rebalancer.security import login as security_login
+from rebalancer.security import views as security_views
 
 urlpatterns = [
     path("", views.HomeView.as_view(), name="home"),
     # Sessions and passwords.
-    path("login/", auth_views.LoginView.as_view(), name="login"),
+    path("login/", security_login.LoginView.as_view(), name="login"),
+    path("2fa/", security_views.TwoFactorVerifyView.as_view(), name="twofactor_verify"),
+    path("2fa/setup/", security_views.TwoFactorSetupView.as_view(), name="twofactor_setup"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("password/", views.PasswordChangeView.as_view(), name="password_change"),
     path(

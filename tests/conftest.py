@@ -98,14 +98,34 @@ def _fast_passwords(settings: Any) -> None:
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
+def login(client: Client, user: Any) -> Client:
+    """``force_login``, with the second factor passed for users who must have one.
+
+    Firm admins and superusers must pass TOTP (rebalancer/security): they get a confirmed device
+    and a session that has verified it, as after a real two-step login.
+    """
+    from django_otp import DEVICE_ID_SESSION_KEY
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    from rebalancer.security.twofactor import twofactor_required
+
+    client.force_login(user)
+    if twofactor_required(user):
+        device = TOTPDevice.objects.filter(user=user, confirmed=True).first()
+        if device is None:
+            device = TOTPDevice.objects.create(user=user, name="test", confirmed=True)
+        session = client.session
+        session[DEVICE_ID_SESSION_KEY] = device.persistent_id
+        session.save()
+    return client
+
+
 @pytest.fixture
 def client_for() -> Callable[[Any], Client]:
     """A function that returns a test client logged in as the given user."""
 
     def make(user: Any) -> Client:
-        client = Client()
-        client.force_login(user)
-        return client
+        return login(Client(), user)
 
     return make
 
