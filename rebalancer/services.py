@@ -16,12 +16,12 @@ from django.db import transaction
 from django.urls import reverse
 from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
-from rest_framework.authtoken.models import Token
 
 from rebalancer.audit import audit_record
 from rebalancer.models import Firm, Membership
 from rebalancer.roles import Action, Resource, Role, role_can
 from rebalancer.tenancy import membership_of
+from rebalancer.tokens import api_tokens_revoke_all
 
 # --- Firms (platform operator) -------------------------------------------------------------
 
@@ -231,7 +231,7 @@ def membership_deactivate(*, membership: Membership, actor: User, reason: str) -
             raise ValidationError("This is the firm's last active firm admin.")
         user.is_active = False
         user.save(update_fields=["is_active"])
-        Token.objects.filter(user=user).delete()
+        api_tokens_revoke_all(user=user)
         audit_record(
             firm=membership.firm,
             actor=actor,
@@ -244,7 +244,7 @@ def membership_deactivate(*, membership: Membership, actor: User, reason: str) -
     return membership
 
 
-# --- Passwords and API tokens --------------------------------------------------------------
+# --- Passwords --------------------------------------------------------------
 
 
 def _set_password(*, user: User, new_password: str, action: str) -> None:
@@ -264,20 +264,3 @@ def password_change(*, user: User, new_password: str) -> None:
 def password_set_from_invitation(*, user: User, new_password: str) -> None:
     """An invited user sets their first password through the one-time link. Audited."""
     _set_password(user=user, new_password=new_password, action="user.password_set")
-
-
-def api_token_rotate(*, user: User) -> Token:
-    """Replace the user's API token with a new one (the old one stops working at once)."""
-    membership = membership_of(user)
-    if membership is None:
-        raise PermissionDenied("Only firm members have API tokens.")
-    with transaction.atomic():
-        had_token = Token.objects.filter(user=user).delete()[0] > 0
-        token = Token.objects.create(user=user)
-        audit_record(
-            firm=membership.firm,
-            actor=user,
-            action="api_token.rotate" if had_token else "api_token.create",
-            obj=user,
-        )
-    return token

@@ -78,7 +78,6 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django.contrib.humanize",
     "rest_framework",
-    "rest_framework.authtoken",
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "guardian",
@@ -225,7 +224,7 @@ FEED_MAX_DECOMPRESSED_BYTES = env_int(
 REST_FRAMEWORK = {
     # Token first so an anonymous API call gets 401 with a WWW-Authenticate header.
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.TokenAuthentication",
+        "rebalancer.tokens.ApiTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
@@ -233,7 +232,19 @@ REST_FRAMEWORK = {
     "PAGE_SIZE": 100,
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_THROTTLE_CLASSES": ["rebalancer.tokens.TokenRateThrottle"],
 }
+#: Requests per token (per user for session calls) to the API, DRF's "N/second|minute|hour|day".
+API_THROTTLE_RATE = env_str("API_THROTTLE_RATE") or "300/minute"
+# The throttle's counters: shared by every process through Redis when there is one.
+if REDIS_URL is not None:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            "KEY_PREFIX": "rebalancer",
+        }
+    }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Rebalancer API",
     "DESCRIPTION": "Read API for households, accounts, positions, lots and securities. "

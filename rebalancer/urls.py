@@ -5,6 +5,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
 from rebalancer import views
+from rebalancer.security import api_tokens
 from rebalancer.security import login as security_login
 from rebalancer.security import views as security_views
 
@@ -31,7 +32,12 @@ urlpatterns = [
         auth_views.PasswordResetCompleteView.as_view(),
         name="password_reset_complete",
     ),
-    path("api-token/", views.ApiTokenView.as_view(), name="api_token"),
+    path("api-token/", api_tokens.ApiTokenView.as_view(), name="api_token"),
+    path(
+        "api-token/<int:pk>/revoke/",
+        api_tokens.ApiTokenRevokeView.as_view(),
+        name="api_token_revoke",
+    ),
     # Firm administration.
     path("members/", views.MemberListView.as_view(), name="member_list"),
     path("members/invite/", views.MemberInviteView.as_view(), name="member_invite"),

@@ -23,7 +23,6 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse, reverse_lazy
 from django.views import View
 from django.views.generic import FormView, ListView, TemplateView
-from rest_framework.authtoken.models import Token
 
 from accounts.selectors import (
     account_holdings,
@@ -332,24 +331,6 @@ class AuditLogView(FirmScopedMixin, HtmxPartialMixin, ListView):  # type: ignore
 
 
 # --- API token -----------------------------------------------------------------------------
-
-
-class ApiTokenView(FirmScopedMixin, TemplateView):
-    """See your API token, or create/replace it (POST)."""
-
-    template_name = "registration/api_token.html"
-
-    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
-        context = super().get_context_data(**kwargs)
-        user: Any = self.request.user
-        context["token"] = Token.objects.filter(user=user).first()
-        return context
-
-    def post(self, request: HttpRequest) -> HttpResponse:
-        user: Any = request.user
-        services.api_token_rotate(user=user)
-        messages.success(request, "A new API token was created; the previous one no longer works.")
-        return redirect("api_token")
 
 
 # --- Passwords -----------------------------------------------------------------------------
