@@ -49,3 +49,18 @@ def test_a_lost_claim_is_requeued_and_applied_once(cast: Cast, settings: Any) ->
     record.refresh_from_db()
     assert (record.status, record.attempts) == (ImportStatus.APPLIED, 2)
     assert AuditEvent.objects.filter(object_id=str(record.pk)).count() == 1
+
+
+def test_the_sweeper_command_runs_the_same_function(cast: Cast) -> None:
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    record = _queued(cast)
+    ImportRecord.objects.filter(pk=record.pk).update(
+        status=ImportStatus.RUNNING, attempts=1, started_at=timezone.now() - dt.timedelta(hours=3)
+    )
+    out = StringIO()
+    call_command("import_sweep", stdout=out)
+    assert out.getvalue().strip() == "re-sent 1, re-queued 1, failed 0"
+    assert ImportRecord.objects.get(pk=record.pk).status == ImportStatus.APPLIED
