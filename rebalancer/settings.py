@@ -298,6 +298,10 @@ if not DEMO_MODE:
     CSRF_COOKIE_SECURE = True
     if env_bool("SECURE_PROXY_SSL_HEADER_ENABLED", False):
         SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    if not SECURE_SSL_REDIRECT:
+        # Turned off on purpose (docker-compose's plain-HTTP localhost, or a proxy that redirects
+        # itself): check --deploy need not warn about a decision made explicitly.
+        SILENCED_SYSTEM_CHECKS = ["security.W008"]
 SESSION_COOKIE_HTTPONLY = True
 X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
