@@ -93,6 +93,39 @@ def test_a_worker_killed_mid_import_is_replaced_and_the_import_applies_once(
     assert ImportRecord.objects.get(pk=record.pk).finished_at == done.finished_at
 
 
+def test_a_slow_worker_that_outlives_its_lease_keeps_nothing(settings: Any) -> None:
+    """The sweeper gives a live but slow claim to another worker: the first run's work is rolled
+    back when it finds its claim gone, the second applies, and the import counts once."""
+    settings.IMPORT_LEASE_SECONDS = 0
+    firm = FirmFactory.create(name="Slow Worker Firm", slug="slow")
+    data_manager = member(firm, Role.DATA_MANAGER, "slow_dm")
+    app.control.purge()
+    workers = [start_celery_worker(), start_celery_worker()]
+    try:
+        record = import_enqueue(
+            firm=firm,
+            actor=data_manager,
+            kind="securities",
+            file_name="big.csv",
+            content=_big_securities_file(),
+        )
+        running = _wait(record.pk, {ImportStatus.RUNNING, *FINAL_STATUSES})
+        assert running.status == ImportStatus.RUNNING, "the import finished before the sweep"
+        swept = import_sweep()
+        assert swept.requeued == [record.pk]
+        done = _wait(record.pk, set(FINAL_STATUSES))
+        time.sleep(3)  # let the first run reach its end too
+    finally:
+        for worker in workers:
+            stop_celery_worker(worker)
+    assert all(worker.returncode is not None for worker in workers)
+    done = ImportRecord.objects.get(pk=record.pk)
+    assert (done.status, done.attempts) == (ImportStatus.APPLIED, 2), done.message
+    assert Security.objects.for_firm(firm.pk).count() == ROWS
+    events = AuditEvent.objects.filter(action="import.securities", object_id=str(record.pk))
+    assert events.count() == 1, "applied exactly once"
+
+
 def test_a_claim_that_keeps_dying_ends_failed(settings: Any) -> None:
     settings.IMPORT_LEASE_SECONDS = 1
     settings.IMPORT_MAX_ATTEMPTS = 1
