@@ -62,5 +62,6 @@ def ip_failures(address: str) -> int:
 class LoginView(auth_views.LoginView):
     def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         if ip_failures(client_ip(request)) >= settings.LOGIN_IP_FAILURE_LIMIT:
-            return render(request, "registration/locked_out.html", status=429)
+            context = {"by_address": True, "failure_limit": settings.LOGIN_IP_FAILURE_LIMIT}
+            return render(request, "registration/locked_out.html", context, status=429)
         return super().post(request, *args, **kwargs)

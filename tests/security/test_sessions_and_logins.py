@@ -141,6 +141,7 @@ def test_one_address_trying_many_usernames_is_refused(cast: Cast, settings: Any)
         reverse("login"), {"username": "a_advisor", "password": PASSWORD}
     )  # right password, but this address is out of tries
     assert refused.status_code == 429
+    assert "After 3 failed attempts from one address" in refused.content.decode()
     assert "_auth_user_id" not in attacker.session
     _, elsewhere = _password_login("a_advisor", remote="198.51.100.7")
     assert elsewhere.status_code == 302  # the same user from another address is fine
