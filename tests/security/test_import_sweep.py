@@ -30,10 +30,12 @@ def _queued(cast: Cast) -> ImportRecord:
     )
 
 
-def test_a_queued_import_never_sent_is_sent_by_the_sweeper(cast: Cast) -> None:
+def test_a_queued_import_never_sent_is_sent_by_the_sweeper(cast: Cast, settings: Any) -> None:
     record = _queued(cast)
     assert import_sweep().resent == []  # too young: its message may still be on the way
-    swept = import_sweep(now=timezone.now() + dt.timedelta(minutes=2))
+    assert import_sweep(now=timezone.now() + dt.timedelta(minutes=2)).resent == []
+    later = timezone.now() + dt.timedelta(seconds=settings.IMPORT_LEASE_SECONDS + 1)
+    swept = import_sweep(now=later)  # older than the lease: its message may have been lost
     assert swept.resent == [record.pk]
     record.refresh_from_db()
     assert (record.status, record.attempts) == (ImportStatus.APPLIED, 1)

@@ -25,6 +25,7 @@ from pathlib import Path
 from django.conf import settings
 from django.contrib.auth.models import User
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 from kombu.exceptions import OperationalError as BrokerError
 
@@ -126,6 +127,11 @@ def _send(record: ImportRecord) -> bool:
         )
         record.message = QUEUE_UNREACHABLE
         return False
+    if record.message == QUEUE_UNREACHABLE:  # sent at last: the next sweep leaves it alone
+        ImportRecord.objects.filter(
+            pk=record.pk, status=ImportStatus.QUEUED, message=QUEUE_UNREACHABLE
+        ).update(message="")
+        record.message = ""
     return True
 
 
@@ -311,8 +317,9 @@ class SweepResult:
 def import_sweep(*, now: dt.datetime | None = None) -> SweepResult:
     """Make sure no import waits for ever; run by Celery beat, callable anywhere.
 
-    * a ``queued`` upload older than a minute has its task sent again (its message may never have
-      reached the broker; a duplicate finds the record claimed and stops);
+    * a ``queued`` upload whose task could not be sent (the broker was down) is sent again after a
+      minute, and any ``queued`` upload older than the lease too (its message may have been lost
+      with a broker restart); a duplicate finds the record claimed and stops;
     * a ``running`` claim older than ``IMPORT_LEASE_SECONDS`` lost its worker: it is re-queued and
       sent again, or after ``IMPORT_MAX_ATTEMPTS`` claims (or with no stored upload to re-run, an
       import_csv command that died) marked ``failed``. Nothing was written by the lost run: the
@@ -339,9 +346,11 @@ def import_sweep(*, now: dt.datetime | None = None) -> SweepResult:
             "nothing was changed.",
         ):
             failed.append(record.pk)
-    waiting = ImportRecord.objects.filter(
-        status=ImportStatus.QUEUED, created_at__lt=now - dt.timedelta(seconds=60)
-    ).exclude(pk__in=requeued)
+    unsent = Q(message=QUEUE_UNREACHABLE, created_at__lt=now - dt.timedelta(seconds=60))
+    lost = Q(created_at__lt=now - lease)
+    waiting = ImportRecord.objects.filter(unsent | lost, status=ImportStatus.QUEUED).exclude(
+        pk__in=requeued
+    )
     for record in [*waiting.only("pk"), *ImportRecord.objects.filter(pk__in=requeued)]:
         if _send(record):
             resent.append(record.pk)
