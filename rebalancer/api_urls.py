@@ -1,7 +1,7 @@
 """``/api/v1/``: the read API, its OpenAPI schema and the docs page (Swagger UI, served locally)."""
 
 from django.urls import path
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 from rest_framework.routers import APIRootView, DefaultRouter
 
 from accounts.api import AccountViewSet, HouseholdViewSet, LotViewSet, PositionViewSet
@@ -31,7 +31,10 @@ urlpatterns = [
     path("schema/", SpectacularAPIView.as_view(permission_classes=[IsFirmMember]), name="schema"),
     path(
         "docs/",
-        SpectacularSwaggerView.as_view(url_name="api:schema", permission_classes=[IsFirmMember]),
+        # The split view serves its start-up script as a file: no inline script (CSP).
+        SpectacularSwaggerSplitView.as_view(
+            url_name="api:schema", permission_classes=[IsFirmMember]
+        ),
         name="docs",
     ),
     *router.urls,

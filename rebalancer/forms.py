@@ -10,7 +10,9 @@ REASON_HELP = "Kept in the audit log."
 
 
 class InviteForm(forms.Form):
-    username = forms.CharField(max_length=150)
+    username = forms.CharField(
+        max_length=100, help_text="They log in as this name followed by @ and the firm's slug."
+    )
     email = forms.EmailField()
     role = forms.ChoiceField(choices=Role.choices)
     reason = forms.CharField(max_length=500, help_text=REASON_HELP)

@@ -107,3 +107,7 @@ class AuditEvent(models.Model):
 
     def delete(self, *args: Any, **kwargs: Any) -> tuple[int, dict[str, int]]:
         raise AppendOnlyError("audit events are append-only: DELETE is refused")
+
+
+# API tokens live in their own module; imported here so Django registers the model.
+from rebalancer.tokens import ApiToken  # noqa: E402, F401

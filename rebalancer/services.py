@@ -10,19 +10,19 @@ from dataclasses import dataclass
 
 from django.contrib.auth.models import User
 from django.contrib.auth.tokens import default_token_generator
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import transaction
 from django.urls import reverse
 from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
-from rest_framework.authtoken.models import Token
 
 from rebalancer.audit import audit_record
 from rebalancer.authz import authorize
 from rebalancer.models import Firm, Membership
 from rebalancer.roles import Resource, Role
 from rebalancer.tenancy import membership_of
+from rebalancer.tokens import api_tokens_revoke_all
 
 # --- Firms (platform operator) -------------------------------------------------------------
 
@@ -107,6 +107,21 @@ class Invitation:
     set_password_path: str
 
 
+def member_username(*, firm: Firm, requested: str) -> str:
+    """The login name of an invited user: ``<requested>@<firm slug>``.
+
+    Usernames are unique on the whole platform; scoping invited ones by the firm's (unique) slug
+    means an invitation can only collide with the inviting firm's own users, so the invite form
+    never tells one firm whether a username exists in another.
+    """
+    requested = requested.strip()
+    if "@" in requested:
+        raise ValidationError(
+            {"username": "Letters, digits and . + - _ only: the firm is added after an @."}
+        )
+    return f"{requested}@{firm.slug}"
+
+
 def membership_invite(
     *, firm: Firm, actor: User, username: str, email: str, role: str, reason: str
 ) -> Invitation:
@@ -119,7 +134,7 @@ def membership_invite(
         validate_email(email)
     except ValidationError as exc:
         raise ValidationError({"email": f"{email!r} is not a valid email address."}) from exc
-    user = User(username=username.strip(), email=email)
+    user = User(username=member_username(firm=firm, requested=username), email=email)
     user.set_unusable_password()
     user.full_clean(exclude=["password"])
     with transaction.atomic():
@@ -198,7 +213,7 @@ def membership_deactivate(*, membership: Membership, actor: User, reason: str) -
             raise ValidationError("This is the firm's last active firm admin.")
         user.is_active = False
         user.save(update_fields=["is_active"])
-        Token.objects.filter(user=user).delete()
+        api_tokens_revoke_all(user=user)
         audit_record(
             firm=membership.firm,
             actor=actor,
@@ -211,7 +226,7 @@ def membership_deactivate(*, membership: Membership, actor: User, reason: str) -
     return membership
 
 
-# --- Passwords and API tokens --------------------------------------------------------------
+# --- Passwords --------------------------------------------------------------
 
 
 def _set_password(*, user: User, new_password: str, action: str) -> None:
@@ -231,20 +246,3 @@ def password_change(*, user: User, new_password: str) -> None:
 def password_set_from_invitation(*, user: User, new_password: str) -> None:
     """An invited user sets their first password through the one-time link. Audited."""
     _set_password(user=user, new_password=new_password, action="user.password_set")
-
-
-def api_token_rotate(*, user: User) -> Token:
-    """Replace the user's API token with a new one (the old one stops working at once)."""
-    membership = membership_of(user)
-    if membership is None:
-        raise PermissionDenied("Only firm members have API tokens.")
-    with transaction.atomic():
-        had_token = Token.objects.filter(user=user).delete()[0] > 0
-        token = Token.objects.create(user=user)
-        audit_record(
-            firm=membership.firm,
-            actor=user,
-            action="api_token.rotate" if had_token else "api_token.create",
-            obj=user,
-        )
-    return token

@@ -16,6 +16,7 @@ import secrets
 from pathlib import Path
 
 from rebalancer.env import (
+    EnvError,
     env_bool,
     env_database_url,
     env_int,
@@ -29,6 +30,15 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(env_str("REBALANCER_VAR_DIR") or BASE_DIR / "var")
 
 DATABASE = env_database_url("DATABASE_URL")
+#: The role that owns the schema and runs ``migrate``; DATABASE_URL's role is then the app role,
+#: which cannot change or remove rows of append-only tables (rebalancer/dbroles.py).
+DATABASE_OWNER = env_database_url("DATABASE_OWNER_URL")
+if DATABASE_OWNER is not None and (
+    DATABASE is None
+    or (DATABASE_OWNER.host, DATABASE_OWNER.port, DATABASE_OWNER.name)
+    != (DATABASE.host, DATABASE.port, DATABASE.name)
+):
+    raise EnvError("DATABASE_OWNER_URL must name the same host, port and database as DATABASE_URL")
 REDIS_URL = env_redis_url("REDIS_URL")
 
 #: Embedded demo: the single-machine mode with no services. Demo logins are printed only here.
@@ -73,11 +83,13 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django.contrib.humanize",
     "rest_framework",
-    "rest_framework.authtoken",
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "guardian",
     "axes",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
     "django_htmx",
     "django_filters",
     "rebalancer",
@@ -88,12 +100,17 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "rebalancer.middleware.RequestSizeLimitMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    "rebalancer.middleware.SecurityHeadersMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",
+    "rebalancer.middleware.SessionLifetimeMiddleware",
+    "rebalancer.middleware.TwoFactorMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
@@ -163,6 +180,20 @@ AXES_COOLOFF_TIME = env_int("AXES_COOLOFF_HOURS", 1, minimum=1)
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
+# The client address: REMOTE_ADDR, or behind the proxies listed in TRUSTED_PROXY_IPS (addresses
+# or networks) the nearest X-Forwarded-For entry they appended; never a client-set header alone.
+TRUSTED_PROXY_IPS = env_list("TRUSTED_PROXY_IPS", [])
+AXES_CLIENT_IP_CALLABLE = "rebalancer.security.login.client_ip"
+#: Failed logins (any usernames) after which one address is refused for the cool-off.
+LOGIN_IP_FAILURE_LIMIT = env_int("LOGIN_IP_FAILURE_LIMIT", 20, minimum=1)
+
+# Sessions end SESSION_IDLE_SECONDS after the last request and SESSION_ABSOLUTE_SECONDS after
+# login whatever happens (rebalancer.middleware.SessionLifetimeMiddleware).
+SESSION_IDLE_SECONDS = env_int("SESSION_IDLE_SECONDS", 30 * 60, minimum=60)
+SESSION_ABSOLUTE_SECONDS = env_int("SESSION_ABSOLUTE_SECONDS", 12 * 3600, minimum=60)
+SESSION_COOKIE_AGE = SESSION_ABSOLUTE_SECONDS
+# Two-factor authentication (django-otp): required for firm admins and superusers.
+OTP_TOTP_ISSUER = "Rebalancer"
 
 # django-guardian: no anonymous user row; object permissions only for authenticated users.
 ANONYMOUS_USER_NAME = None
@@ -189,11 +220,20 @@ STORAGES = {
 }
 DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
+DATA_UPLOAD_MAX_NUMBER_FILES = 10
+#: Bounded input: a request body above this is refused (413) before it is read
+#: (rebalancer.middleware.RequestSizeLimitMiddleware); a feed line above FEED_MAX_LINE_BYTES or a
+#: feed above FEED_MAX_DECOMPRESSED_BYTES after gunzip is rejected while streaming.
+REQUEST_MAX_BYTES = env_int("REQUEST_MAX_BYTES", 101 * 1024 * 1024, minimum=1024 * 1024)
+FEED_MAX_LINE_BYTES = env_int("FEED_MAX_LINE_BYTES", 1024 * 1024, minimum=1024)
+FEED_MAX_DECOMPRESSED_BYTES = env_int(
+    "FEED_MAX_DECOMPRESSED_BYTES", 2 * 1024 * 1024 * 1024, minimum=1024 * 1024
+)
 
 REST_FRAMEWORK = {
     # Token first so an anonymous API call gets 401 with a WWW-Authenticate header.
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.TokenAuthentication",
+        "rebalancer.tokens.ApiTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
@@ -202,7 +242,19 @@ REST_FRAMEWORK = {
     "PAGE_SIZE": 100,
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_THROTTLE_CLASSES": ["rebalancer.tokens.TokenRateThrottle"],
 }
+#: Requests per token (per user for session calls) to the API, DRF's "N/second|minute|hour|day".
+API_THROTTLE_RATE = env_str("API_THROTTLE_RATE") or "300/minute"
+# The throttle's counters: shared by every process through Redis when there is one.
+if REDIS_URL is not None:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            "KEY_PREFIX": "rebalancer",
+        }
+    }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Rebalancer API",
     "DESCRIPTION": "Read API for households, accounts, positions, lots and securities. "
@@ -228,6 +280,23 @@ CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# Work that never gets stuck: a task whose worker dies is handed back to the broker (acks late +
+# reject on worker lost); a task is stopped after its time limits; Redis re-delivers an
+# unacknowledged message only after the visibility timeout, which is above the hard limit so a
+# live task is never delivered twice; the sweeper re-queues or fails claims older than the lease.
+TASK_TIME_LIMIT = env_int("TASK_TIME_LIMIT", 3600, minimum=10)
+CELERY_TASK_TIME_LIMIT = TASK_TIME_LIMIT
+CELERY_TASK_SOFT_TIME_LIMIT = TASK_TIME_LIMIT - 5
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": TASK_TIME_LIMIT + 600}
+CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 2, "interval_start": 0, "interval_step": 0.5}
+#: A claimed import not finished after this many seconds lost its worker (default: above the
+#: hard time limit, so a live task is never taken away).
+IMPORT_LEASE_SECONDS = env_int("IMPORT_LEASE_SECONDS", TASK_TIME_LIMIT + 60, minimum=1)
+IMPORT_MAX_ATTEMPTS = env_int("IMPORT_MAX_ATTEMPTS", 3, minimum=1)
+CELERY_BEAT_SCHEDULE = {
+    "import-sweep": {"task": "workflow.import_sweep", "schedule": 60.0},
+}
 
 # Security: production-safe unless demo mode. Behind a TLS-terminating proxy set
 # SECURE_PROXY_SSL_HEADER_ENABLED=true.
@@ -240,6 +309,10 @@ if not DEMO_MODE:
     CSRF_COOKIE_SECURE = True
     if env_bool("SECURE_PROXY_SSL_HEADER_ENABLED", False):
         SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    if not SECURE_SSL_REDIRECT:
+        # Turned off on purpose (docker-compose's plain-HTTP localhost, or a proxy that redirects
+        # itself): check --deploy need not warn about a decision made explicitly.
+        SILENCED_SYSTEM_CHECKS = ["security.W008"]
 SESSION_COOKIE_HTTPONLY = True
 X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True

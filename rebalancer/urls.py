@@ -9,12 +9,17 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
 from rebalancer import views
+from rebalancer.security import api_tokens
+from rebalancer.security import login as security_login
+from rebalancer.security import views as security_views
 from workflow.dashboards import HomeView
 
 urlpatterns = [
     path("", HomeView.as_view(), name="home"),
     # Sessions and passwords.
-    path("login/", auth_views.LoginView.as_view(), name="login"),
+    path("login/", security_login.LoginView.as_view(), name="login"),
+    path("2fa/", security_views.TwoFactorVerifyView.as_view(), name="twofactor_verify"),
+    path("2fa/setup/", security_views.TwoFactorSetupView.as_view(), name="twofactor_setup"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("password/", views.PasswordChangeView.as_view(), name="password_change"),
     path(
@@ -32,7 +37,12 @@ urlpatterns = [
         auth_views.PasswordResetCompleteView.as_view(),
         name="password_reset_complete",
     ),
-    path("api-token/", views.ApiTokenView.as_view(), name="api_token"),
+    path("api-token/", api_tokens.ApiTokenView.as_view(), name="api_token"),
+    path(
+        "api-token/<int:pk>/revoke/",
+        api_tokens.ApiTokenRevokeView.as_view(),
+        name="api_token_revoke",
+    ),
     # Firm administration.
     path("members/", views.MemberListView.as_view(), name="member_list"),
     path("members/invite/", views.MemberInviteView.as_view(), name="member_invite"),

@@ -21,8 +21,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse, reverse_lazy
 from django.views import View
-from django.views.generic import FormView, ListView, TemplateView
-from rest_framework.authtoken.models import Token
+from django.views.generic import FormView, ListView
 
 from rebalancer import services
 from rebalancer.filters import AuditEventFilterSet, MembershipFilterSet
@@ -174,24 +173,6 @@ class AuditLogView(
 
 
 # --- API token -----------------------------------------------------------------------------
-
-
-class ApiTokenView(FirmScopedMixin, TemplateView):
-    """See your API token, or create/replace it (POST)."""
-
-    template_name = "registration/api_token.html"
-
-    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
-        context = super().get_context_data(**kwargs)
-        user: Any = self.request.user
-        context["token"] = Token.objects.filter(user=user).first()
-        return context
-
-    def post(self, request: HttpRequest) -> HttpResponse:
-        user: Any = request.user
-        services.api_token_rotate(user=user)
-        messages.success(request, "A new API token was created; the previous one no longer works.")
-        return redirect("api_token")
 
 
 # --- Passwords -----------------------------------------------------------------------------

@@ -37,6 +37,41 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture(scope="session")
+def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix: None) -> None:
+    """With an owner/app role pair (DATABASE_OWNER_URL), create and migrate as the owner."""
+    from django.conf import settings
+    from django.db import connections
+
+    owner = settings.DATABASE_OWNER
+    if owner is None:
+        return
+    settings_dict = connections["default"].settings_dict
+    settings_dict["APP_USER"], settings_dict["APP_PASSWORD"] = (
+        settings_dict["USER"],
+        settings_dict["PASSWORD"],
+    )
+    settings_dict["USER"], settings_dict["PASSWORD"] = owner.user, owner.password
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup: None, django_db_blocker: Any) -> Iterator[None]:
+    """The tests (and the workers they start) then connect as the app role, as production does."""
+    from django.db import connections
+
+    settings_dict = connections["default"].settings_dict
+    owner = (settings_dict["USER"], settings_dict["PASSWORD"])
+    app = (settings_dict.get("APP_USER"), settings_dict.get("APP_PASSWORD"))
+    if app[0] is None:
+        yield
+        return
+    connections.close_all()
+    settings_dict["USER"], settings_dict["PASSWORD"] = app
+    yield
+    connections.close_all()
+    settings_dict["USER"], settings_dict["PASSWORD"] = owner
+
+
+@pytest.fixture(scope="session")
 def close_stray_postgresql_sessions(
     django_db_setup: None, django_db_blocker: Any
 ) -> Iterator[None]:
@@ -63,14 +98,34 @@ def _fast_passwords(settings: Any) -> None:
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
+def login(client: Client, user: Any) -> Client:
+    """``force_login``, with the second factor passed for users who must have one.
+
+    Firm admins and superusers must pass TOTP (rebalancer/security): they get a confirmed device
+    and a session that has verified it, as after a real two-step login.
+    """
+    from django_otp import DEVICE_ID_SESSION_KEY
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    from rebalancer.security.twofactor import twofactor_required
+
+    client.force_login(user)
+    if twofactor_required(user):
+        device = TOTPDevice.objects.filter(user=user, confirmed=True).first()
+        if device is None:
+            device = TOTPDevice.objects.create(user=user, name="test", confirmed=True)
+        session = client.session
+        session[DEVICE_ID_SESSION_KEY] = device.persistent_id
+        session.save()
+    return client
+
+
 @pytest.fixture
 def client_for() -> Callable[[Any], Client]:
     """A function that returns a test client logged in as the given user."""
 
     def make(user: Any) -> Client:
-        client = Client()
-        client.force_login(user)
-        return client
+        return login(Client(), user)
 
     return make
 
@@ -195,16 +250,27 @@ def celery_eager() -> Iterator[None]:
 @pytest.fixture
 def celery_worker_process(transactional_db: None) -> Iterator[subprocess.Popen[str]]:
     """A real Celery worker in its own process, on the test database and the configured Redis."""
+    from rebalancer.celery import app
+
+    app.control.purge()  # a message left by an aborted earlier run must not reach this worker
+    proc = start_celery_worker()
+    try:
+        yield proc
+    finally:
+        stop_celery_worker(proc)
+
+
+def start_celery_worker(**extra_env: str) -> subprocess.Popen[str]:
+    """Start a worker process on the test database; returns once it is ready."""
     from django.db import connection
 
     env = {
         **os.environ,
         "DATABASE_URL": _database_url_for(connection.settings_dict),
+        "DATABASE_OWNER_URL": "",  # a worker never migrates
         "CELERY_WORKER_HIJACK_ROOT_LOGGER": "false",
+        **extra_env,
     }
-    from rebalancer.celery import app
-
-    app.control.purge()  # a message left by an aborted earlier run must not reach this worker
     proc = subprocess.Popen(
         [
             sys.executable,
@@ -227,22 +293,25 @@ def celery_worker_process(transactional_db: None) -> Iterator[subprocess.Popen[s
         stderr=subprocess.STDOUT,
         text=True,
     )
+    deadline = time.monotonic() + 60
+    assert proc.stdout is not None
+    for line in proc.stdout:
+        if "ready." in line:
+            break
+        if time.monotonic() > deadline or proc.poll() is not None:
+            stop_celery_worker(proc)
+            raise RuntimeError("Celery worker did not start")
+    threading.Thread(target=proc.stdout.read, daemon=True).start()
+    return proc
+
+
+def stop_celery_worker(proc: subprocess.Popen[str]) -> None:
+    proc.terminate()
     try:
-        deadline = time.monotonic() + 60
-        assert proc.stdout is not None
-        for line in proc.stdout:
-            if "ready." in line:
-                break
-            if time.monotonic() > deadline or proc.poll() is not None:
-                raise RuntimeError("Celery worker did not start")
-        threading.Thread(target=proc.stdout.read, daemon=True).start()
-        yield proc
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        proc.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(timeout=20)
 
 
 def _database_url_for(settings_dict: dict[str, Any]) -> str:

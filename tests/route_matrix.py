@@ -145,6 +145,16 @@ ROUTES: list[Route] = [
     ),
     Route("password_reset_complete", "public", note=_PUBLIC_NOTE),
     Route("api_token", "page"),
+    Route(
+        "api_token_revoke",
+        "page",
+        kwargs=lambda o: {"pk": 999_999},
+        method="post",
+        ok=404,
+        note="POST only; revokes one of the caller's own tokens (none here: 404)",
+    ),
+    Route("twofactor_verify", "page", no_membership=200, note="any logged-in user"),
+    Route("twofactor_setup", "page", no_membership=200, note="any logged-in user"),
     Route("member_list", "page", roles=frozenset({R.FIRM_ADMIN, R.MANAGEMENT})),
     Route("member_invite", "page", roles=frozenset({R.FIRM_ADMIN})),
     Route(

@@ -18,7 +18,7 @@ from django.urls.exceptions import NoReverseMatch
 from django.urls.resolvers import RegexPattern
 
 from rebalancer.roles import Role
-from tests.conftest import Cast
+from tests.conftest import Cast, login
 from tests.factories import UserFactory, member
 from tests.route_matrix import (
     ROUTES,
@@ -49,9 +49,7 @@ def _request(client: Client, route: Route, cast: Cast, which: Which = "a") -> An
 
 
 def _as(user: Any) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
+    return login(Client(), user)
 
 
 def _firm_b_user(cast: Cast, route: Route) -> Any:

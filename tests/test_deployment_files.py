@@ -20,8 +20,8 @@ def _compose() -> dict[str, Any]:
     return data
 
 
-def test_compose_has_the_five_services() -> None:
-    assert set(_compose()["services"]) == {"postgres", "redis", "web", "worker", "beat"}
+def test_compose_has_the_five_services_and_a_migrate_step() -> None:
+    assert set(_compose()["services"]) == {"postgres", "redis", "migrate", "web", "worker", "beat"}
 
 
 def test_app_services_share_the_environment_the_settings_read() -> None:
@@ -36,15 +36,31 @@ def test_app_services_share_the_environment_the_settings_read() -> None:
         assert services[name]["build"] == "."
     db = services["postgres"]["environment"]
     url = services["web"]["environment"]["DATABASE_URL"]
-    assert url == (
-        f"postgres://{db['POSTGRES_USER']}:{db['POSTGRES_PASSWORD']}@postgres:5432/{db['POSTGRES_DB']}"
+    assert url.startswith("postgres://rebalancer_app:${DB_APP_PASSWORD:?")
+    assert url.endswith(f"@postgres:5432/{db['POSTGRES_DB']}")
+    assert db["POSTGRES_PASSWORD"].startswith("${POSTGRES_PASSWORD:?"), "no password in the repo"
+
+
+def test_only_the_migrate_step_holds_the_owner_and_admin_credentials() -> None:
+    services = _compose()["services"]
+    migrate = services["migrate"]
+    assert migrate["environment"]["DATABASE_OWNER_URL"].startswith(
+        "postgres://rebalancer_owner:${DB_OWNER_PASSWORD:?"
     )
+    command = " ".join(migrate["command"])
+    assert "rebalancer.dbroles" in command and "manage.py migrate" in command
+    for name in ("web", "worker", "beat"):
+        env = services[name]["environment"]
+        assert "DATABASE_OWNER_URL" not in env and "DATABASE_ADMIN_URL" not in env
+    for name in ("web", "worker"):
+        assert services[name]["depends_on"]["migrate"] == {
+            "condition": "service_completed_successfully"
+        }
 
 
 def test_commands_run_gunicorn_celery_worker_and_beat() -> None:
     services = _compose()["services"]
-    assert "gunicorn rebalancer.wsgi" in services["web"]["command"]
-    assert "migrate" in services["web"]["command"]
+    assert services["web"]["command"][:2] == ["gunicorn", "rebalancer.wsgi"]
     assert services["worker"]["command"][:4] == ["celery", "-A", "rebalancer", "worker"]
     assert services["beat"]["command"][:4] == ["celery", "-A", "rebalancer", "beat"]
     assert services["web"]["depends_on"]["postgres"]["condition"] == "service_healthy"

@@ -39,6 +39,7 @@ class ImportRecordFilterSet(FirmFilterSet):
         "skipped": _MEASURE,
         "error_count": _MEASURE,
         "duration_ms": _MEASURE,
+        "attempts": "how many times a worker claimed it, shown on the import's page",
         "errors": "the error report, shown on the import's page",
         "detail": "JSON counts, shown on the import's page",
         "message": "one-line outcome, shown not filtered",

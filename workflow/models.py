@@ -90,6 +90,9 @@ class ImportRecord(FirmOwned):
     )
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveSmallIntegerField(
+        default=0, help_text="Times a worker claimed it (the sweeper re-queues a lost claim)."
+    )
     finished_at = models.DateTimeField(null=True, blank=True)
 
     objects = ImportRecordQuerySet.as_manager()

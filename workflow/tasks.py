@@ -4,10 +4,18 @@ from __future__ import annotations
 
 from celery import shared_task
 
+from rebalancer.authz import SystemActor
 from workflow.feeds.service import import_run_queued
+from workflow.feeds.service import import_sweep as sweep
 
 
 @shared_task(name="workflow.import_run", ignore_result=True)
 def import_run(record_id: int) -> None:
     """Run a queued import. A duplicate delivery finds the record already claimed and stops."""
     import_run_queued(record_id=record_id)
+
+
+@shared_task(name="workflow.import_sweep", ignore_result=True)
+def import_sweep() -> None:
+    """Every minute (Celery beat): re-send queued imports, re-queue or fail lost claims."""
+    sweep(actor=SystemActor.SCHEDULER)

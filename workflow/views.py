@@ -23,7 +23,7 @@ from rebalancer.mixins import FirmScopedMixin
 from rebalancer.roles import Action, Resource
 from rebalancer.web import PAGE_SIZE
 from workflow.feeds.reader import SUFFIXES
-from workflow.feeds.service import MAX_UPLOAD_BYTES, import_enqueue
+from workflow.feeds.service import MAX_UPLOAD_BYTES, QUEUE_UNREACHABLE, import_enqueue
 from workflow.filters import ImportRecordFilterSet
 from workflow.models import ImportKind, ImportRecord
 from workflow.selectors import import_list
@@ -73,6 +73,8 @@ class ImportListView(FirmScopedMixin, View):
             content=b"".join(upload.chunks()),
         )
         messages.success(request, f"{name} was uploaded as import #{record.pk}.")
+        if record.message == QUEUE_UNREACHABLE:
+            messages.warning(request, QUEUE_UNREACHABLE)
         return redirect("feeds:import_detail", pk=record.pk)
 
     def _render(self, form: ImportUploadForm, status: int = 200) -> HttpResponse:

@@ -10,10 +10,10 @@ from typing import Any
 import pytest
 from django.test import Client
 from django.urls import reverse
-from rest_framework.authtoken.models import Token
 
 from accounts.models import Position
 from rebalancer.roles import Role
+from rebalancer.tokens import api_token_create
 from tests.conftest import Cast
 from tests.factories import AccountFactory, PriceFactory, SecurityFactory, holding
 
@@ -95,12 +95,12 @@ def test_securities_and_price_history(cast: Cast, client_for: ClientFor) -> None
 
 
 def test_token_authentication(cast: Cast) -> None:
-    token = Token.objects.create(user=cast.user(Role.IPC))
+    _, key = api_token_create(user=cast.user(Role.IPC), name="t", days=7)
     client = Client()
     url = reverse("api:account-list")
     assert client.get(url).status_code == 401
     assert client.get(url, HTTP_AUTHORIZATION="Token not-a-token").status_code == 401
-    response = client.get(url, HTTP_AUTHORIZATION=f"Token {token.key}")
+    response = client.get(url, HTTP_AUTHORIZATION=f"Token {key}")
     assert response.status_code == 200 and response.json()["count"] == 2
 
 

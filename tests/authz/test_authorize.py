@@ -146,7 +146,13 @@ def test_every_public_write_service_authorizes_first(path: str) -> None:
     """Each public function of a service module calls authorize (directly or via a helper that
     does) before anything else; self-service functions on one's own user are listed."""
     self_service = {"password_change", "password_set_from_invitation", "api_token_rotate"}
-    readers = {"importer_for", "import_run_queued", "market_data_specs", "market_closes"}
+    readers = {
+        "importer_for",
+        "import_run_queued",
+        "market_data_specs",
+        "market_closes",
+        "member_username",  # a pure function: the login name of an invited user
+    }
     source = (Path(ROOT) / path).read_text()
     for match in re.finditer(r"^def ([a-z]\w*)\(.*?\n(?=^def |\Z)", source, re.M | re.S):
         name, body = match.group(1), match.group(0)
@@ -155,3 +161,11 @@ def test_every_public_write_service_authorizes_first(path: str) -> None:
         assert re.search(r"\b(authorize|_authorize|_check_actor|import_file)\(", body), (
             f"{path}: {name} writes without authorize()"
         )
+
+
+def test_the_import_sweeper_spans_firms_so_only_the_system_runs_it(cast: Cast) -> None:
+    from workflow.feeds.service import import_sweep
+
+    with pytest.raises(NotAuthorized, match="platform operator"):
+        import_sweep(actor=cast.user(Role.FIRM_ADMIN))
+    assert import_sweep(actor=SystemActor.SCHEDULER).failed == []

@@ -45,6 +45,8 @@ class Tab:
 
     page: Any
     hosts: set[str]
+    #: Console messages about the Content-Security-Policy (a blocked script or style).
+    csp_errors: list[str]
 
 
 @pytest.fixture
@@ -60,8 +62,17 @@ def browser_page(live_server: Any) -> Iterator[Tab]:
         page.set_default_timeout(15_000)
         hosts: set[str] = set()
         page.on("request", lambda request: hosts.add(urlsplit(request.url).hostname or ""))
+        csp_errors: list[str] = []
+        page.on(
+            "console",
+            lambda message: (
+                csp_errors.append(message.text)
+                if "Content Security Policy" in message.text
+                else None
+            ),
+        )
         try:
-            yield Tab(page=page, hosts=hosts)
+            yield Tab(page=page, hosts=hosts, csp_errors=csp_errors)
         finally:
             browser.close()
             os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
@@ -103,6 +114,7 @@ def test_advisor_logs_in_opens_an_account_and_expands_lots(
 
     hosts = browser_page.hosts
     assert hosts <= {"localhost", "127.0.0.1"}, hosts
+    assert browser_page.csp_errors == []  # htmx and the pages run under the policy
 
 
 def test_wrong_password_is_refused_and_stays_on_login(live_server: Any, browser_page: Tab) -> None:

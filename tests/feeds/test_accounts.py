@@ -70,21 +70,6 @@ def test_updates_existing_accounts_in_place_and_is_idempotent(cast: Cast) -> Non
     assert AccountFlag.objects.filter(firm=cast.firm_a, name="watch").exists()
 
 
-def test_account_of_another_firm_is_an_unknown_account(cast: Cast, before: dict[str, Any]) -> None:
-    b1 = cast.account_b1
-    text = HEADER + (
-        f"HH-1,Someone,{b1.custodian},{b1.account_number},Taken over,taxable,true,active,,0,\n"
-    )
-    errors = assert_rejected(
-        run(cast, "accounts", text), [(2, "account_number", "unknown account for this firm")]
-    )
-    # The reason names nothing of firm B: not its name, household, advisor or the account's name.
-    report = str(errors)
-    for secret in (cast.firm_b.name, cast.hh_b1.name, b1.name, "b_advisor", "Beta"):
-        assert secret not in report
-    assert snapshot() == before
-
-
 def test_advisor_must_be_an_advisor_of_this_firm(cast: Cast, before: dict[str, Any]) -> None:
     text = HEADER + (
         "HH-1,One,Schwab,N-1,One,taxable,true,active,b_advisor,0,\n"

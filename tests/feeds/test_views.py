@@ -12,7 +12,7 @@ from django.urls import reverse
 from models_hub.models import Price
 from rebalancer.authz import SystemActor
 from rebalancer.roles import Role
-from tests.conftest import Cast
+from tests.conftest import Cast, login
 from tests.feeds.conftest import csv_bytes, run, snapshot
 from workflow.models import ImportRecord, ImportStatus
 
@@ -24,9 +24,7 @@ PRICES = "ticker,date,close\nAAPL,2020-01-02,300.35\n"
 
 
 def client_for(user: Any) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
+    return login(Client(), user)
 
 
 def upload(client: Client, text: str, *, name: str = "prices.csv", kind: str = "prices") -> Any:

@@ -11,7 +11,7 @@ from rebalancer.audit import audit_record
 from rebalancer.authz import SystemActor
 from rebalancer.models import AuditEvent, Firm, Membership
 from rebalancer.roles import Role
-from tests.conftest import Cast
+from tests.conftest import Cast, login
 
 pytestmark = pytest.mark.django_db
 
@@ -19,9 +19,7 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def operator_client(db: None) -> Client:
     operator = User.objects.create_superuser("operator", "op@example.com", "pw")
-    client = Client()
-    client.force_login(operator)
-    return client
+    return login(Client(), operator)
 
 
 def test_operator_creates_a_firm_and_invites_its_first_admin(operator_client: Client) -> None:
@@ -38,7 +36,7 @@ def test_operator_creates_a_firm_and_invites_its_first_admin(operator_client: Cl
     assert response.status_code == 200
     firm = Firm.objects.get(slug="gamma")
     membership = Membership.objects.get(firm=firm)
-    assert (membership.user.username, membership.role) == ("gamma_admin", Role.FIRM_ADMIN)
+    assert (membership.user.username, membership.role) == ("gamma_admin@gamma", Role.FIRM_ADMIN)
     assert not membership.user.has_usable_password()
     assert "/welcome/" in response.content.decode()  # the one-time link, shown once
     actions = set(AuditEvent.objects.filter(firm=firm).values_list("action", flat=True))
@@ -73,8 +71,7 @@ def test_audit_events_are_read_only_in_the_admin(operator_client: Client, cast: 
 
 
 def test_firm_users_cannot_use_the_admin(cast: Cast) -> None:
-    client = Client()
-    client.force_login(cast.user(Role.FIRM_ADMIN))
+    client = login(Client(), cast.user(Role.FIRM_ADMIN))
     response = client.get(reverse("admin:index"))
     assert response.status_code == 302
     assert response["Location"].startswith(reverse("admin:login"))

@@ -9,10 +9,10 @@ import pytest
 from django.conf import settings
 from django.test import Client
 from django.urls import reverse
-from rest_framework.authtoken.models import Token
 
 from rebalancer.models import AuditEvent
 from rebalancer.roles import Role
+from rebalancer.tokens import ApiToken
 from tests.conftest import Cast
 from tests.factories import PASSWORD
 
@@ -85,16 +85,20 @@ def test_logout_is_a_post_and_ends_the_session(cast: Cast, client_for: ClientFor
     assert client.get(reverse("home")).status_code == 302
 
 
-def test_api_token_page_creates_and_replaces_the_token(cast: Cast, client_for: ClientFor) -> None:
+def test_api_token_page_shows_a_new_key_once_and_stores_only_its_hash(
+    cast: Cast, client_for: ClientFor
+) -> None:
     user = cast.user(Role.OVERLAY_MANAGER)
     client = client_for(user)
     assert "You have no API token yet" in client.get(reverse("api_token")).content.decode()
-    assert client.post(reverse("api_token")).status_code == 302
-    first = Token.objects.get(user=user).key
-    assert first in client.get(reverse("api_token")).content.decode()
-    client.post(reverse("api_token"))
-    second = Token.objects.get(user=user).key
-    assert second != first
+    created = client.post(reverse("api_token"), {"name": "reports", "days": "30"})
+    assert created.status_code == 200
+    key = created.context["new_key"]
+    assert key in created.content.decode()
+    token = ApiToken.objects.get(user=user)
+    assert key not in (token.digest, token.prefix) and key.startswith(token.prefix + ".")
+    again = client.get(reverse("api_token")).content.decode()
+    assert key not in again and f"{token.prefix}…" in again  # never shown again
     actions = list(AuditEvent.objects.order_by("id").values_list("action", flat=True))
-    assert actions == ["api_token.create", "api_token.rotate"]
-    assert not AuditEvent.objects.filter(reason__contains=second).exists()
+    assert actions == ["api_token.create"]
+    assert not AuditEvent.objects.filter(reason__contains=key).exists()

@@ -10,11 +10,11 @@ from django.contrib.auth.models import User
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.test import Client
 from django.urls import reverse
-from rest_framework.authtoken.models import Token
 
 from rebalancer import services
 from rebalancer.models import AuditEvent, Firm, Membership
 from rebalancer.roles import Role
+from rebalancer.tokens import ApiToken, api_token_create
 from tests.conftest import Cast
 from tests.factories import member
 
@@ -41,7 +41,7 @@ def test_invite_creates_a_user_without_password_and_shows_a_one_time_link(
 ) -> None:
     response = _invite(client_for(cast.user(Role.FIRM_ADMIN)))
     assert response.status_code == 200
-    user = User.objects.get(username="newbie")
+    user = User.objects.get(username="newbie@alpha")
     assert not user.has_usable_password()
     assert Membership.objects.get(user=user).firm == cast.firm_a
     link = response.context["link"]
@@ -49,7 +49,11 @@ def test_invite_creates_a_user_without_password_and_shows_a_one_time_link(
     assert link in response.content.decode()
     event = AuditEvent.objects.get(action="membership.invite")
     assert event.firm == cast.firm_a
-    assert event.after == {"username": "newbie", "email": "newbie@example.com", "role": "advisor"}
+    assert event.after == {
+        "username": "newbie@alpha",
+        "email": "newbie@example.com",
+        "role": "advisor",
+    }
     assert event.reason == "new hire"
 
     # The invited user opens the link, sets a password, and the link is spent.
@@ -70,7 +74,7 @@ def test_invite_creates_a_user_without_password_and_shows_a_one_time_link(
 @pytest.mark.parametrize(
     ("overrides", "field"),
     [
-        ({"username": "a_advisor"}, "username"),  # taken
+        ({"username": "bad@name"}, "username"),
         ({"username": "bad name!"}, "username"),
         ({"email": "not-an-email"}, "email"),
         ({"role": "emperor"}, "role"),
@@ -134,7 +138,7 @@ def test_deactivate_locks_the_user_out_and_revokes_their_token(
     cast: Cast, client_for: ClientFor
 ) -> None:
     target_user = cast.user(Role.COMPLIANCE)
-    Token.objects.create(user=target_user)
+    _, key = api_token_create(user=target_user, name="script", days=30)
     target_session = client_for(target_user)
     target = Membership.objects.get(user=target_user)
     response = client_for(cast.user(Role.FIRM_ADMIN)).post(
@@ -144,7 +148,9 @@ def test_deactivate_locks_the_user_out_and_revokes_their_token(
     assert "deactivated" in response.content.decode()
     target_user.refresh_from_db()
     assert not target_user.is_active
-    assert not Token.objects.filter(user=target_user).exists()
+    assert not any(t.is_active for t in ApiToken.objects.filter(user=target_user))
+    api = Client().get(reverse("api:account-list"), HTTP_AUTHORIZATION=f"Token {key}")
+    assert api.status_code == 401
     assert target_session.get(reverse("home")).status_code == 302  # logged out
     event = AuditEvent.objects.get(action="membership.deactivate")
     assert event.reason == "left the firm"

@@ -1,9 +1,9 @@
 """Accounts import: households and accounts, inserted or updated in place (never deleted).
 
 An account is identified by (custodian, account number) within the firm; its household by the
-firm's own household id. An account number that belongs to another firm on this platform is
-rejected with the same words as any unknown account ("unknown account for this firm"): the reason
-never tells one firm anything about another.
+firm's own household id. Nothing here looks outside the importing firm: an account number that
+another firm on this platform also holds is imported exactly like one nobody holds (accounts are
+unique per firm), so an import's answer never tells one firm anything about another.
 """
 
 from __future__ import annotations
@@ -90,7 +90,6 @@ class AccountsImporter:
             parsed = self._parse(row, advisors)
             if parsed is not None:
                 self.rows.append(parsed)
-        self._reject_other_firms_accounts(firm, report)
         return Counts(lines=stream.lines, rows=stream.lines)
 
     @staticmethod
@@ -141,34 +140,6 @@ class AccountsImporter:
             has_advisor=has("advisor"),
             flags=flags,
         )
-
-    def _reject_other_firms_accounts(self, firm: Firm, report: ErrorReport) -> None:
-        """Account numbers that exist only in another firm cannot be created here.
-
-        This is the one query of an import that looks outside the firm, and it returns only
-        (custodian, number) pairs the file itself names; nothing of the other firm is reported.
-        """
-        mine = account_ids(firm, [(r.custodian, r.account_number) for r in self.rows])
-        unknown = [r for r in self.rows if (r.custodian, r.account_number) not in mine]
-        if not unknown:
-            return
-        taken: set[tuple[str, str]] = set()
-        for chunk in chunked(sorted({r.account_number for r in unknown})):
-            taken.update(
-                Account.objects.exclude(firm_id=firm.pk)
-                .filter(account_number__in=chunk)
-                .values_list("custodian", "account_number")
-            )
-        rejected = {r.line for r in unknown if (r.custodian, r.account_number) in taken}
-        for r in unknown:
-            if r.line in rejected:
-                report.add(
-                    line=r.line,
-                    column="account_number",
-                    value=r.account_number,
-                    reason=UNKNOWN_ACCOUNT,
-                )
-        self.rows = [r for r in self.rows if r.line not in rejected]
 
     def apply(self, *, firm: Firm, source: FeedSource, sha256: str) -> Counts:
         counts = Counts(lines=len(self.rows), rows=len(self.rows))

@@ -31,6 +31,19 @@ UTF8_BOM = b"\xef\xbb\xbf"
 UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
 SUFFIXES = (".csv", ".csv.gz")
 _CHUNK = 1 << 16
+#: Defaults of the two input bounds (settings FEED_MAX_LINE_BYTES, FEED_MAX_DECOMPRESSED_BYTES).
+MAX_LINE_BYTES = 1 << 20
+MAX_DECOMPRESSED_BYTES = 2 << 30
+
+
+def _limits() -> tuple[int, int]:
+    """(longest line, largest decompressed file) in bytes, read at each import."""
+    from django.conf import settings
+
+    return (
+        getattr(settings, "FEED_MAX_LINE_BYTES", MAX_LINE_BYTES),
+        getattr(settings, "FEED_MAX_DECOMPRESSED_BYTES", MAX_DECOMPRESSED_BYTES),
+    )
 
 
 @dataclass(frozen=True)
@@ -95,9 +108,35 @@ class _LineCounter:
         self.line = 0
 
 
+def _bounded_lines(binary: io.BufferedIOBase, counter: _LineCounter) -> Iterator[bytes]:
+    """Physical lines as bytes, never holding more than the line limit of one line.
+
+    A line longer than ``FEED_MAX_LINE_BYTES`` or a file larger than ``FEED_MAX_DECOMPRESSED_BYTES``
+    (after gunzip) stops reading with a :class:`FeedError`, so a gzip bomb is refused after
+    reading at most the limit, never inflated whole.
+    """
+    max_line, max_total = _limits()
+    total = 0
+    while raw := binary.readline(max_line + 1):
+        total += len(raw)
+        if len(raw) > max_line and not raw.endswith(b"\n"):
+            raise FeedError(
+                line=counter.line + 1,
+                reason=f"line {counter.line + 1} is longer than {max_line:,} bytes; "
+                "is this a CSV file?",
+            )
+        if total > max_total:
+            raise FeedError(
+                line=counter.line + 1,
+                reason=f"the file is larger than {max_total:,} bytes uncompressed; "
+                "split it into smaller files",
+            )
+        yield raw
+
+
 def _decoded_lines(binary: io.BufferedIOBase, counter: _LineCounter) -> Iterator[str]:
     """Physical lines as text; the first loses its UTF-8 BOM. Anything not UTF-8 stops reading."""
-    for raw in binary:
+    for raw in _bounded_lines(binary, counter):
         counter.line += 1
         if counter.line == 1:
             if raw.startswith(UTF16_BOMS):

@@ -2,7 +2,9 @@
 
 ``import_file`` imports a file now (the management command); ``import_enqueue`` stores an
 uploaded file in the database and queues it for a Celery worker (the upload page);
-``import_run_queued`` is what that worker runs. All three end in :func:`_execute`:
+``import_run_queued`` is what that worker runs; ``import_sweep`` (Celery beat, every minute)
+re-sends queued imports whose message never reached the broker and re-queues or fails claims
+whose worker died. All runs end in :func:`_execute`:
 
 1. hash the file; if the last successful import of this kind for this firm had the same sha256,
    record ``unchanged`` and stop (``force`` skips this shortcut);
@@ -13,15 +15,20 @@ uploaded file in the database and queues it for a Celery worker (the upload page
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import cast
 
+from django.conf import settings
 from django.contrib.auth.models import User
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
+from kombu.exceptions import OperationalError as BrokerError
 
 from rebalancer.audit import audit_record
 from rebalancer.authz import Actor, SystemActor, authorize
@@ -95,9 +102,6 @@ def import_enqueue(
     authorize(actor=actor, firm=firm, resource=Resource.IMPORT)
     if kind not in ImportKind.values:
         raise ValueError(f"unknown import kind {kind!r}")
-    # Imported here: the task module imports this one.
-    from workflow.tasks import import_run
-
     source = FeedSource(name=file_name, data=content)
     sha256, size = source.digest()
     with transaction.atomic():
@@ -111,18 +115,54 @@ def import_enqueue(
             created_by=actor,
         )
         ImportUpload.objects.create(firm=firm, record=record, content=content)
-        record_id = record.pk
-        transaction.on_commit(lambda: import_run.delay(record_id))
+        transaction.on_commit(lambda: _send(record))
     return record
+
+
+#: The message of a queued import whose task could not be handed to the broker.
+QUEUE_UNREACHABLE = (
+    "The task queue is not reachable right now: the file is saved and the import will start "
+    "automatically when the queue is back."
+)
+
+
+def _send(record: ImportRecord) -> bool:
+    """Hand the import to the broker; if it is down, keep the record queued for the sweeper."""
+    # Imported here: the task module imports this one.
+    from workflow.tasks import import_run
+
+    try:
+        import_run.delay(record.pk)
+    except BrokerError:
+        logger.warning("broker unreachable: import %s stays queued for the sweeper", record.pk)
+        ImportRecord.objects.filter(pk=record.pk, status=ImportStatus.QUEUED).update(
+            message=QUEUE_UNREACHABLE
+        )
+        record.message = QUEUE_UNREACHABLE
+        return False
+    if record.message == QUEUE_UNREACHABLE:  # sent at last: the next sweep leaves it alone
+        ImportRecord.objects.filter(
+            pk=record.pk, status=ImportStatus.QUEUED, message=QUEUE_UNREACHABLE
+        ).update(message="")
+        record.message = ""
+    return True
 
 
 def import_run_queued(*, record_id: int) -> ImportRecord | None:
     """Claim a queued import and run it. None if it is not queued (another worker has it)."""
-    claimed = ImportRecord.objects.filter(pk=record_id, status=ImportStatus.QUEUED).update(
-        status=ImportStatus.RUNNING, started_at=timezone.now()
-    )
-    if claimed == 0:
-        return None
+    started_at = timezone.now()
+    with transaction.atomic():
+        record = (
+            ImportRecord.objects.select_for_update()
+            .filter(pk=record_id, status=ImportStatus.QUEUED)
+            .first()
+        )
+        if record is None:
+            return None
+        record.status, record.started_at = ImportStatus.RUNNING, started_at
+        record.attempts += 1
+        record.message = ""
+        record.save(update_fields=["status", "started_at", "attempts", "message"])
     record = ImportRecord.objects.select_related("firm", "created_by").get(pk=record_id)
 
     def load() -> FeedSource:
@@ -144,6 +184,8 @@ def _execute(
     started = time.perf_counter()
     try:
         _run(record=record, source=load(), actor=actor, force=force, started=started)
+    except ClaimLostError:
+        logger.warning("import %s: claim lost to a later attempt; this run kept nothing", record.pk)
     except Exception as exc:
         logger.exception("import %s of %s failed", record.pk, record.file_name)
         _set_counts(record, Counts(lines=record.lines, rows=record.rows))
@@ -257,7 +299,79 @@ def _copy_counts(record: ImportRecord, previous: ImportRecord) -> None:
     record.detail = {**previous.detail, "same_as_import": previous.pk}
 
 
+class ClaimLostError(Exception):
+    """The sweeper gave this claim to another worker: this run's work must not be kept."""
+
+
 def _finish(record: ImportRecord, started: float) -> None:
+    """Save the final record, only if this run still holds the claim (same ``attempts``).
+
+    Inside the apply transaction a lost claim raises, so the data written is rolled back with it:
+    an import is applied exactly once even if a slow worker outlived its lease.
+    """
     record.duration_ms = max(1, round((time.perf_counter() - started) * 1000))
     record.finished_at = timezone.now()
-    record.save()
+    with transaction.atomic():
+        if record.attempts:
+            held = (
+                ImportRecord.objects.select_for_update()
+                .filter(pk=record.pk, status=ImportStatus.RUNNING, attempts=record.attempts)
+                .exists()
+            )
+            if not held:
+                raise ClaimLostError(f"import {record.pk} was re-queued while this run held it")
+        record.save()
+
+
+@dataclass(frozen=True)
+class SweepResult:
+    resent: list[int]
+    requeued: list[int]
+    failed: list[int]
+
+
+def import_sweep(*, actor: Actor, now: dt.datetime | None = None) -> SweepResult:
+    """Make sure no import waits for ever; run by Celery beat, callable anywhere.
+
+    * a ``queued`` upload whose task could not be sent (the broker was down) is sent again after a
+      minute, and any ``queued`` upload older than the lease too (its message may have been lost
+      with a broker restart); a duplicate finds the record claimed and stops;
+    * a ``running`` claim older than ``IMPORT_LEASE_SECONDS`` lost its worker: it is re-queued and
+      sent again, or after ``IMPORT_MAX_ATTEMPTS`` claims (or with no stored upload to re-run, an
+      import_csv command that died) marked ``failed``. Nothing was written by the lost run: the
+      apply step is one transaction.
+
+    It spans every firm, so only a system actor (the scheduler, a command run on the server) or
+    the platform operator may run it.
+    """
+    authorize(actor=actor, firm=None, resource=Resource.IMPORT)
+    now = now or timezone.now()
+    lease = dt.timedelta(seconds=settings.IMPORT_LEASE_SECONDS)
+    resent: list[int] = []
+    requeued: list[int] = []
+    failed: list[int] = []
+    stale = ImportRecord.objects.filter(status=ImportStatus.RUNNING, started_at__lt=now - lease)
+    for record in stale.select_related(None).only("pk", "attempts", "started_at"):
+        has_upload = ImportUpload.objects.filter(record_id=record.pk).exists()
+        still = ImportRecord.objects.filter(
+            pk=record.pk, status=ImportStatus.RUNNING, attempts=record.attempts
+        )
+        if has_upload and record.attempts < settings.IMPORT_MAX_ATTEMPTS:
+            if still.update(status=ImportStatus.QUEUED):
+                requeued.append(record.pk)
+        elif still.update(
+            status=ImportStatus.FAILED,
+            finished_at=now,
+            message=f"The worker running this import stopped ({record.attempts} attempt(s)); "
+            "nothing was changed.",
+        ):
+            failed.append(record.pk)
+    unsent = Q(message=QUEUE_UNREACHABLE, created_at__lt=now - dt.timedelta(seconds=60))
+    lost = Q(created_at__lt=now - lease)
+    waiting = ImportRecord.objects.filter(unsent | lost, status=ImportStatus.QUEUED).exclude(
+        pk__in=requeued
+    )
+    for record in [*waiting.only("pk"), *ImportRecord.objects.filter(pk__in=requeued)]:
+        if _send(record):
+            resent.append(record.pk)
+    return SweepResult(resent=resent, requeued=requeued, failed=failed)

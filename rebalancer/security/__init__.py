@@ -1,0 +1,1 @@
+"""Logins and sessions: two-factor authentication, session lifetimes, client addresses."""
