@@ -12,7 +12,7 @@ import datetime as dt
 from collections import Counter, defaultdict
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any, NamedTuple
 
 from django.contrib.auth import get_user_model
@@ -27,7 +27,7 @@ from models_hub.models import Security
 from models_hub.services import security_last_close_refresh
 from rebalancer.audit import audit_record
 from rebalancer.authz import Actor, authorize
-from rebalancer.bulk import ids_reserve, rows_insert
+from rebalancer.bulk import ids_reserve, rows_insert, rows_update
 from rebalancer.roles import Resource, Role
 
 QUANTITY_PLACES = 6
@@ -98,6 +98,13 @@ class LotsSyncCounts:
 
 
 _VALUE = DecimalField(max_digits=30, decimal_places=6)
+_CENT = Decimal("0.01")
+
+
+def _cents(value: Decimal) -> Decimal:
+    return value.quantize(_CENT, rounding=ROUND_HALF_UP)
+
+
 _LOT_FIELDS = ("account_id", "security_id", "position_id", "quantity", "cost_basis", "acquired_on")
 SYNC_BATCH = 2_000
 
@@ -188,9 +195,8 @@ def lots_sync(
     authorize(actor=actor, firm=firm_id, resource=Resource.POSITION)
     with transaction.atomic():
         if new_accounts:
-            counts = _lots_insert_new(firm_id=firm_id, lots=lots)
-        else:
-            counts = _lots_merge(firm_id=firm_id, lots=lots)
+            return _lots_insert_new(firm_id=firm_id, lots=lots)
+        counts = _lots_merge(firm_id=firm_id, lots=lots)
         _account_values_refresh(firm_id=firm_id, account_ids=sorted(lots))
     return counts
 
@@ -202,6 +208,24 @@ def _lots_insert_new(*, firm_id: int, lots: Mapping[int, Sequence[LotInput]]) ->
         for lot in lots[account_id]:
             per_security[lot.security_id] += lot.quantity
         totals += [(account_id, sid, qty) for sid, qty in sorted(per_security.items())]
+    # The new accounts' values, from the quantities in hand and each security's latest close:
+    # the same figure account_values_refresh computes, without reading back what was just written.
+    held = sorted({sid for _, sid, _ in totals})
+    closes = dict(
+        Security.objects.for_firm(firm_id)
+        .filter(pk__in=held, last_close__isnull=False)
+        .values_list("pk", "last_close")
+    )
+    values: dict[int, Decimal] = dict.fromkeys(lots, Decimal("0"))
+    for account_id, sid, qty in totals:
+        close = closes.get(sid)
+        if close is not None:
+            values[account_id] += qty * close
+    rows_update(
+        model=Account,
+        field="securities_value",
+        rows=((_cents(value), account_id) for account_id, value in sorted(values.items())),
+    )
     ids = ids_reserve(model=Position, count=len(totals))
     position_of = {(a, s): pk for (a, s, _), pk in zip(totals, ids, strict=True)}
     rows_insert(

@@ -79,6 +79,8 @@ def test_new_accounts_are_written_in_bulk_with_positions_as_sums(cast: Cast) -> 
     assert (counts.created, counts.positions_created) == (2, 1)
     assert Position.objects.get(account=fresh).quantity == D("3.75")
     assert position_lot_mismatches(firm=cast.firm_a) == []
+    stored, fresh_value = _stored_and_fresh(cast, fresh.pk)
+    assert stored == fresh_value > 0  # valued on insert, from the latest close
 
 
 def test_only_roles_that_may_change_positions_sync(cast: Cast) -> None:

@@ -25,6 +25,7 @@ from demo.book.build import (
 )
 from demo.book.universe import universe_load
 from models_hub.models import Price, Security
+from rebalancer.authz import SystemActor
 from rebalancer.models import AuditEvent, Firm, Membership
 from rebalancer.roles import Role
 from tests.marketdata.csvfile import csv_closes, csv_dates
@@ -258,3 +259,15 @@ def test_same_seed_builds_identical_lots_in_another_firm(book: str) -> None:
 def test_bad_account_count_is_refused(book: str) -> None:
     with pytest.raises(CommandError, match="between 1 and"):
         call_command("demo_book", accounts=0, stdout=io.StringIO())
+
+
+def test_account_values_written_on_insert_match_a_fresh_valuation(book: str) -> None:
+    """The bulk path values the new accounts in Python; the SQL refresh finds the same figures."""
+    from accounts.services import account_values_refresh
+
+    firm = _demo()
+    before = dict(Account.objects.for_firm(firm.pk).values_list("pk", "securities_value"))
+    assert sum(1 for v in before.values() if v > 0) > len(before) // 2
+    account_values_refresh(firm_id=firm.pk, actor=SystemActor.COMMAND)
+    after = dict(Account.objects.for_firm(firm.pk).values_list("pk", "securities_value"))
+    assert after == before
