@@ -17,7 +17,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from optimizer.tax import LotTax, lot_tax
-from optimizer.types import BoolArray, FloatArray, IntArray, Mode, Problem
+from optimizer.types import BoolArray, FloatArray, IntArray, Mode, Problem, RiskModel
 from optimizer.washsale import WashSaleBlocks, wash_sale_blocks
 
 DENSE_LOADINGS = 0.25
@@ -115,10 +115,23 @@ def validate(problem: Problem) -> None:
     prices = problem.prices
     check(bool(np.isfinite(prices).all() and (prices > 0).all()), "prices > 0")
     check(problem.targets.shape == (n,), "targets shape")
+    check(bool(np.isfinite(problem.targets).all()), "targets finite")
     check(bool((problem.targets >= 0).all()), "targets >= 0")
-    for name in ("security", "shares", "cost_basis", "acquired"):
+    check(
+        float(problem.targets.sum()) <= 1.0 + TARGET_SUM_TOL,
+        f"targets sum to at most 1 (got {float(problem.targets.sum()):.6g})",
+    )
+    for name in ("lot_id", "security", "shares", "cost_basis", "acquired"):
         check(getattr(lots, name).shape == (L,), f"lots.{name} shape")
+    # A boolean or fractional index would be silently truncated by numpy indexing.
+    for name in ("lot_id", "security"):
+        check(getattr(lots, name).dtype.kind in "iu", f"lots.{name} dtype integer")
     check(lots.acquired.dtype == np.dtype("datetime64[D]"), "lots.acquired dtype datetime64[D]")
+    if L:
+        check(
+            bool((lots.acquired <= np.datetime64(problem.as_of, "D")).all()),
+            "lots.acquired on or before as_of",
+        )
     check(bool((lots.shares > 0).all()), "lot shares > 0")
     check(bool((lots.cost_basis >= 0).all()), "lot cost basis >= 0")
     ids = np.sort(lots.lot_id)  # cheaper than np.unique for the same test
@@ -156,16 +169,55 @@ def validate(problem: Problem) -> None:
         check(rm.factor_cov.shape == (k, k), "factor cov shape")
         check(rm.specific_var.shape == (n,), "specific var shape")
         check(bool(np.all(rm.specific_var >= 0)), "specific var >= 0")
+        check(bool(np.isfinite(rm.loadings).all()), "risk model loadings finite")
+        check(bool(np.isfinite(rm.factor_cov).all()), "factor_cov finite")
+        check(
+            bool(np.allclose(rm.factor_cov, rm.factor_cov.T, rtol=0.0, atol=PSD_TOL * _scale(rm))),
+            "factor_cov symmetric",
+        )
+        check(factor_min_eigenvalue(rm.factor_cov) >= -PSD_TOL * _scale(rm), "factor_cov PSD")
+    rates = problem.tax_rates
+    for term_name in ("short_term", "long_term"):
+        rate = getattr(rates, term_name)
+        check(bool(np.isfinite(rate)) and 0.0 <= rate <= 1.0, f"tax_rates.{term_name} in [0, 1]")
     s = problem.settings
     check(s.risk_aversion >= 0, "risk_aversion >= 0")
     check(s.cash_target >= 0, "cash_target >= 0")
     check(s.te_max is None or s.te_max >= 0, "te_max >= 0")
+    check(
+        s.turnover_max is None or (not np.isnan(s.turnover_max) and s.turnover_max >= 0),
+        "settings.turnover_max >= 0",
+    )
+    check(
+        not isinstance(s.share_decimals, bool)
+        and isinstance(s.share_decimals, int)
+        and 0 <= s.share_decimals <= 12,
+        "settings.share_decimals integer in 0..12",
+    )
+    check(s.min_trade >= 0, "settings.min_trade >= 0")
     check(s.max_iter >= 1 and s.time_limit > 0, "solver caps")
     check(s.resolve_max_iterations >= 0, "resolve_max_iterations >= 0")
     check(s.qp_backend in QP_BACKENDS, f"qp_backend is one of {', '.join(map(repr, QP_BACKENDS))}")
 
 
-_ROOT_CACHE: list[tuple[FloatArray, FloatArray]] = []
+TARGET_SUM_TOL = 1e-6
+"""Targets may sum to 1 + this (rounding in the feed); more is a malformed problem."""
+PSD_TOL = 1e-9
+"""A factor covariance eigenvalue below -PSD_TOL * max|entry| is not rounding noise: the risk
+term would be reported as 0 for a direction the model calls negative variance."""
+
+
+def _scale(rm: RiskModel) -> float:
+    return max(float(np.abs(rm.factor_cov).max(initial=0.0)), 1e-300)
+
+
+def factor_min_eigenvalue(cov: FloatArray) -> float:
+    """Smallest eigenvalue of the symmetrised factor covariance (0 for k = 0); cached."""
+    _, vals = _factor_eig(cov)
+    return float(vals.min(initial=0.0))
+
+
+_ROOT_CACHE: list[tuple[FloatArray, FloatArray, FloatArray]] = []
 """(factor_cov, R) of recent risk models: the nightly model is shared by every account, and
 LAPACK's eigh cost up to ~20 ms per call on a busy machine (thread start-up)."""
 _ROOT_CACHE_SIZE = 4
@@ -176,19 +228,25 @@ def factor_root(cov: FloatArray) -> FloatArray:
 
     Cached by array identity (arrays in a ``Problem`` must not be mutated).
     """
-    for cached_cov, cached_root in _ROOT_CACHE:
+    return _factor_eig(cov)[0]
+
+
+def _factor_eig(cov: FloatArray) -> tuple[FloatArray, FloatArray]:
+    """(R, eigenvalues) of the symmetrised ``cov``, cached by array identity."""
+    for cached_cov, cached_root, cached_vals in _ROOT_CACHE:
         if cached_cov is cov:
-            return cached_root
+            return cached_root, cached_vals
     k = cov.shape[0]
     if k == 0:
         root: FloatArray = np.zeros((0, 0))
+        vals: FloatArray = np.zeros(0)
     else:
         sym = 0.5 * (cov + cov.T)
         vals, vecs = np.linalg.eigh(sym)
         root = (vecs * np.sqrt(np.clip(vals, 0.0, None))).T
-    _ROOT_CACHE.insert(0, (cov, root))
+    _ROOT_CACHE.insert(0, (cov, root, vals))
     del _ROOT_CACHE[_ROOT_CACHE_SIZE:]
-    return root
+    return root, vals
 
 
 def prepare(problem: Problem) -> Prepared:
