@@ -197,6 +197,8 @@ def round_trades(
     cash_need = max(prep.cash_req - CASH_TOL, 0.0) * base
     cap = settings.turnover_max
     turnover_cap = (cap + turnover_excess) * base if (turnover_on and cap is not None) else None
+    held_sh = np.bincount(lot_sec, weights=q, minlength=n)
+    hi_sh = np.where(np.isfinite(prep.hi_eff), prep.hi_eff * base / price, np.inf)
     lot_order_gain = np.lexsort((np.arange(len(q)), -gain_ps))  # largest gain/share first
     lot_order_cheap = np.lexsort((np.arange(len(q)), tax_ps / lot_price, ~(gain_ps <= 0)))
 
@@ -245,8 +247,10 @@ def round_trades(
                 if sell[lot] <= 0 or per_share[lot] <= 0:
                     continue
                 cut = min(sell[lot], math.ceil(excess / per_share[lot] / quantum) * quantum)
-                sell[lot] -= cut
-                excess -= cut * per_share[lot]
+                # A whole lot holding a fraction keeps whole quanta when partly sold.
+                kept = float(_floor(np.array([sell[lot] - cut]), quantum)[0])
+                excess -= (sell[lot] - kept) * per_share[lot]
+                sell[lot] = kept
                 changed = True
         # (b) cash: reduce buys (largest $ first), then add to lots already being sold.
         short = cash_need - cash_of(sell, buy_sh)
@@ -299,6 +303,40 @@ def round_trades(
                     buy_sh[i] -= cut
                     over -= cut * price[i]
                     changed = True
+        # (d) max weights (soft): a security rounded above its cap gives up buy shares, or
+        # sells more of a lot it already sells (within the budgets and the turnover cap), so
+        # that rounding does not break a cap the continuous trades kept (issue 17, defect 2).
+        w_sh = held_sh + buy_sh - np.bincount(lot_sec, weights=sell, minlength=n)
+        over_sh = w_sh - hi_sh
+        for i in np.flatnonzero(over_sh > SHARE_TOL * quantum).tolist():
+            need = math.ceil(over_sh[i] / quantum - SHARE_TOL) * quantum
+            if buy_sh[i] > 0:
+                cut = min(buy_sh[i], need)
+                buy_sh[i] -= cut
+                need -= cut
+                changed = True
+            for lot in lot_order_cheap.tolist():
+                if need <= 0:
+                    break
+                if lot_sec[lot] != i or sell[lot] <= 0:
+                    continue
+                # whole quanta, or the rest of the lot
+                add = min(q[lot] - sell[lot], math.ceil(need / quantum - SHARE_TOL) * quantum)
+                for r, per_share in ((gain_room, gain_ps), (tax_room, tax_ps)):
+                    if r is not None and per_share[lot] > 0:
+                        left = r - float(np.dot(per_share, sell))
+                        room_sh = math.floor(max(left, 0) / per_share[lot] / quantum) * quantum
+                        add = min(add, room_sh)
+                if turnover_cap is not None:
+                    left = turnover_cap - float(np.sum(sell * lot_price) + np.sum(buy_sh * price))
+                    add = min(add, math.floor(max(left, 0) / lot_price[lot] / quantum) * quantum)
+                if add <= 0:
+                    continue
+                sell[lot] += add
+                if sell[lot] >= q[lot] - SHARE_TOL * quantum:
+                    sell[lot] = q[lot]
+                need -= add
+                changed = True
         sell, buy_sh = min_trades(sell, buy_sh)
         buy_sh = exclusive(sell, buy_sh)
         if not changed:

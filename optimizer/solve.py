@@ -5,6 +5,7 @@ Public: ``solve(problem) -> Solution`` and ``solve_continuous(problem) -> Contin
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import time
 from collections.abc import Callable
@@ -24,7 +25,7 @@ from optimizer.build import QP, RUNGS, Csc, Prepared, build_qp, prepare
 from optimizer.ipm import ACCEPTED as IPM_ACCEPTED
 from optimizer.ipm import IPM_SETTINGS, IpmResult, solve_structured
 from optimizer.ipm import backend as ipm_backend
-from optimizer.objective import cash_weight_at, sells_of, terms_at
+from optimizer.objective import cash_weight_at, sells_of, soft_excess, terms_at
 from optimizer.reasons import blocked_list, explain, new_record
 from optimizer.repair import (
     RoundedTrades,
@@ -511,11 +512,22 @@ def solve_continuous(problem: Problem) -> ContinuousResult:
             )
     qp, raw = log.solve_rung(prep, prep.sellable, prep.buyable, 0)
     x, b = point_of(prep, qp, raw)
+    status = raw.status
+    if raw.status != SOLVED and problem.settings.turnover_max is not None:
+        # The least-violating point in turnover (as the elastic method would give), not the
+        # meaningless iterate of an infeasible solve (issue 17, defect 1).
+        rung1 = log.solve_rung(prep, prep.sellable, prep.buyable, 1)
+        if rung1[1].status == SOLVED:
+            x1, b1 = point_of(prep, *rung1)
+            tight = _least_turnover(prep, log, float(b1.sum() + sells_of(prep, x1).sum()))
+            prep_t, qp, raw = tight if tight is not None else (prep, *rung1)
+            x, b = point_of(prep_t, qp, raw)
+            status = "PrimalInfeasible"
     terms = terms_at(prep, x, b)
     sells = sells_of(prep, x)
     return ContinuousResult(
-        solver_status=raw.status,
-        converged=raw.status == SOLVED,
+        solver_status=status,
+        converged=status == SOLVED,
         objective=terms.total,
         terms=terms,
         lot_fraction=x,
@@ -525,7 +537,7 @@ def solve_continuous(problem: Problem) -> ContinuousResult:
         cash_weight=cash_weight_at(prep, x, b),
         iterations=log.iterations,
         solve_seconds=log.solve_seconds,
-        binding=binding_of(prep, qp, raw) if raw.status == SOLVED else (),
+        binding=binding_of(prep, qp, raw) if status == SOLVED else (),
     )
 
 
@@ -700,7 +712,7 @@ def _solve_ipm(
             continuous=continuous,
             rounded=rounded,
             relaxed=relaxed,
-            message=_relax_message(excess) if excess else "",
+            message="",
             binding=binding,
             n_vars=sq.n_vars,
             n_rows=sq.n_rows,
@@ -777,19 +789,29 @@ def _solve_ladder(
         return _no_trade(prep, Status.FALLBACK, before, blocked, log, message, t_start, (), 0, 0)
     present_rungs = _rungs_present(prep)
     relaxed = tuple(RUNGS[r] for r in range(chosen) if present_rungs[r])
-    x, b = point_of(prep, qp, raw)
+    solved_prep = prep
+    if chosen >= 1 and present_rungs[0] and not any(present_rungs[1:chosen]):
+        # Only the turnover cap was dropped: keep the least-violating cap instead of none.
+        x1, b1 = point_of(prep, qp, raw)
+        tight = _least_turnover(prep, log, float(b1.sum() + sells_of(prep, x1).sum()))
+        if tight is not None:
+            solved_prep, qp, raw = tight
+            chosen = 0
+    x, b = point_of(solved_prep, qp, raw)
     continuous = terms_at(prep, x, b)
     binding = binding_of(prep, qp, raw)
     n_vars, n_rows = qp.n_vars, qp.n_rows
     first_qp, first_raw = qp, raw
 
     def resolve(sellable2: BoolArray, buyable2: BoolArray) -> tuple[FloatArray, FloatArray] | None:
-        return _resolve_fixed(log, prep, first_qp, first_raw, sellable2, buyable2, chosen)
+        return _resolve_fixed(log, solved_prep, first_qp, first_raw, sellable2, buyable2, chosen)
 
     t_rep = time.perf_counter()
-    x, b, fix_lots, n_fixes = _fix_directions(prep, x, b, continuous.total, chosen < 2, resolve)
+    x, b, fix_lots, n_fixes = _fix_directions(
+        solved_prep, x, b, continuous.total, chosen < 2, resolve
+    )
     rounded = round_trades(
-        prep,
+        solved_prep,
         x,
         b,
         budgets_on=chosen < 2,
@@ -806,7 +828,7 @@ def _solve_ladder(
             continuous=continuous,
             rounded=rounded,
             relaxed=relaxed,
-            message="relaxed: " + ", ".join(relaxed) if relaxed else "",
+            message="the solver ladder dropped: " + ", ".join(relaxed) if relaxed else "",
             binding=binding,
             n_vars=n_vars,
             n_rows=n_rows,
@@ -814,6 +836,39 @@ def _solve_ladder(
             repair_seconds=time.perf_counter() - t_rep,
         ),
     )
+
+
+LEAST_TURNOVER_STEPS = 8
+"""Bisection steps of ``_least_turnover``: the relaxed cap is within 1/256 of the gap between
+the stated cap and the turnover of the solution without a cap."""
+
+
+def _least_turnover(
+    prep: Prepared, log: _Log, uncapped: float
+) -> tuple[Prepared, QP, RawSolve] | None:
+    """The problem with the smallest turnover cap (bisection between the stated cap and
+    ``uncapped``, the turnover of the solution without a cap) that the ladder's rung 0
+    solves: the least-violating turnover, as the elastic interior-point method would give,
+    for the accounts where that method failed (issue 17, defect 1). None if no cap below
+    ``uncapped`` solves."""
+    problem = prep.problem
+    cap = problem.settings.turnover_max
+    if cap is None or not uncapped > cap:
+        return None
+    lo, hi = cap, uncapped
+    best: tuple[Prepared, QP, RawSolve] | None = None
+    for _ in range(LEAST_TURNOVER_STEPS):
+        mid = 0.5 * (lo + hi)
+        trial = dataclasses.replace(
+            problem, settings=dataclasses.replace(problem.settings, turnover_max=mid)
+        )
+        prep_mid = prepare(trial)
+        qp, raw = log.solve_rung(prep_mid, prep_mid.sellable, prep_mid.buyable, 0)
+        if raw.status == SOLVED:
+            best, hi = (prep_mid, qp, raw), mid
+        else:
+            lo = mid
+    return best
 
 
 @dataclass(frozen=True)
@@ -848,23 +903,34 @@ def _finish(
             prep, Status.FALLBACK, before, blocked, log, message, t_start, out.relaxed,
             out.n_vars, out.n_rows,
         )  # fmt: skip
+    # What is relaxed is measured at the proposed (rounded) trades, whatever the solve said:
+    # a dropped rung is reported by how much it is exceeded, an excess the solver did not
+    # report (an AlmostSolved point, a cap missed by rounding) is listed too.
+    problem = prep.problem
+    x_after = out.rounded.sell_shares / problem.lots.shares
+    b_after = out.rounded.buy_shares * problem.prices / prep.base
+    excess = soft_excess(prep, x_after, b_after)
+    relaxed = tuple(RUNGS[r] for r in sorted({rung for _name, rung, _amount in excess}))
+    message = _relax_message(excess) if excess else ""
+    if out.message:
+        message = f"{message}; {out.message}" if message else out.message
     return _assemble(
         prep,
-        Status.RELAXED if out.relaxed else Status.OPTIMAL,
+        Status.RELAXED if relaxed else Status.OPTIMAL,
         before,
         out.continuous,
         out.rounded,
         blocked,
         log,
-        out.message,
+        message,
         t_start,
-        out.relaxed,
+        relaxed,
         out.binding,
         out.n_vars,
         out.n_rows,
         out.n_fixes,
         out.repair_seconds,
-        relaxed_by=out.relaxed_by,
+        relaxed_by=tuple((name, amount) for name, _rung, amount in excess),
     )
 
 

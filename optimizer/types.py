@@ -438,8 +438,8 @@ class Diagnostics:
     """Status of each solve in order, in Clarabel's names (``Solved``, ``PrimalInfeasible``,
     ...; a PIQP status is mapped to the same names)."""
     relaxed: tuple[str, ...]
-    """Soft-constraint rungs relaxed (subset of turnover, budgets, weights, tracking_error, in
-    that order): exceeded (interior-point backend) or dropped (PIQP / Clarabel ladder)."""
+    """Soft-constraint rungs the proposed trades exceed (subset of turnover, budgets, weights,
+    tracking_error, in that order); the rungs of ``relaxed_by``."""
     binding: tuple[str, ...]
     """Constraints active at the continuous optimum of the final solve (names as in docs)."""
     n_variables: int
@@ -460,9 +460,10 @@ class Diagnostics:
     method, C extension), ``"ipm-numpy"`` (the same without the extension), ``"piqp"``,
     ``"clarabel"``."""
     relaxed_by: tuple[tuple[str, float], ...] = ()
-    """(constraint, excess) of every soft constraint the interior-point backend had to exceed:
-    weight units (turnover, budgets as realized gain or tax / B, weights, cash max) or annual
-    TE (``tracking_error``). Empty when nothing was relaxed or the ladder dropped rungs."""
+    """(constraint, excess) of every soft constraint the proposed (rounded) trades exceed by
+    more than 1e-8, measured at the trades whatever the backend: weight units (turnover,
+    budgets as realized gain or tax / B, weights, cash max) or annual TE
+    (``tracking_error``). Empty exactly when the status is ``optimal``."""
     timings: tuple[tuple[str, float], ...] = ()
     """(phase, seconds): build, solve, repair, total. Not deterministic; excluded from the
     deterministic JSON form."""
