@@ -27,6 +27,12 @@ SHARE_TOL = 1e-9
 CASH_TOL = 1e-9
 """$ per $ of base value: cash may miss its requirement by at most CASH_TOL * B (float noise)."""
 MAX_PASSES = 50
+DUST_WEIGHT = 1e-7
+"""A continuous lot sale or buy below this weight (the direction-fixing threshold) is solver
+noise and is not traded: rounding it up to a share would trade for nothing (issue 17)."""
+DUST_QUANTUM = 0.5
+"""A loss lot is rounded up to the next quantum (share) only when its continuous sale is at
+least this fraction of a quantum; a smaller sale is rounded to nothing."""
 
 
 def find_conflicts(
@@ -176,16 +182,18 @@ def round_trades(
     base = prep.base
 
     # --- round in the safe direction
-    v = np.where(x < X_ZERO, 0.0, x) * q
+    dust = (x < X_ZERO) | ((x < X_ONE) & (x * prep.lot_weight < DUST_WEIGHT))
+    v = np.where(dust, 0.0, x) * q
+    loss_up = np.where(v >= DUST_QUANTUM * quantum, _ceil(v, quantum), 0.0)
     sell = np.where(
         gain_ps > 0,
         _floor(v, quantum),
-        np.where(gain_ps < 0, _ceil(v, quantum), np.round(v / quantum) * quantum),
+        np.where(gain_ps < 0, loss_up, np.round(v / quantum) * quantum),
     )
     sell = np.where(x >= X_ONE, q, np.minimum(sell, q))
     sell = np.where(sell >= q - SHARE_TOL * quantum, q, sell)
     sell = np.where(prep.sellable & ~fixed_lots, sell, 0.0)
-    buy_sh = np.where(b * base > 0, _floor(np.maximum(b, 0) * base / price, quantum), 0.0)
+    buy_sh = np.where(b >= DUST_WEIGHT, _floor(np.maximum(b, 0) * base / price, quantum), 0.0)
     buy_sh = np.where(prep.buyable, buy_sh, 0.0)
 
     loss_lot = prep.tax.gain < 0
@@ -202,13 +210,26 @@ def round_trades(
     lot_order_gain = np.lexsort((np.arange(len(q)), -gain_ps))  # largest gain/share first
     lot_order_cheap = np.lexsort((np.arange(len(q)), tax_ps / lot_price, ~(gain_ps <= 0)))
 
-    def exclusive(sell: FloatArray, buy_sh: FloatArray) -> FloatArray:
-        """Drop buys of securities (or wash classes with loss sales) also being sold."""
-        sold_sec = np.bincount(lot_sec, weights=sell, minlength=n) > 0
-        loss_sec = np.bincount(lot_sec, weights=np.where(loss_lot, sell, 0), minlength=n) > 0
-        loss_cls = np.bincount(cls, weights=loss_sec.astype(np.float64), minlength=n) > 0
-        result: FloatArray = np.where(sold_sec | loss_cls[cls], 0.0, buy_sh)
-        return result
+    def exclusive(sell: FloatArray, buy_sh: FloatArray) -> tuple[FloatArray, FloatArray]:
+        """One side per security, and no buy in a wash-sale class with a loss sale: the larger
+        side in $ is kept (ties: the sale), so rounding a tiny sale cannot cost a large buy."""
+        proceeds = sell * lot_price
+        sold_val = np.bincount(lot_sec, weights=proceeds, minlength=n)
+        buy_val = buy_sh * price
+        both = (sold_val > 0) & (buy_val > 0)
+        keep_buy = both & (buy_val > sold_val)
+        sell = np.where(keep_buy[lot_sec], 0.0, sell)
+        buy_sh = np.where(both & ~keep_buy, 0.0, buy_sh)
+        loss_val = np.bincount(
+            lot_sec, weights=np.where(loss_lot, sell * lot_price, 0.0), minlength=n
+        )
+        cls_loss = np.bincount(cls, weights=loss_val, minlength=n)
+        cls_buy = np.bincount(cls, weights=buy_sh * price, minlength=n)
+        cls_both = (cls_loss > 0) & (cls_buy > 0)
+        keep_cls_buy = cls_both & (cls_buy > cls_loss)
+        sell = np.where(keep_cls_buy[cls[lot_sec]] & loss_lot, 0.0, sell)
+        buy_sh = np.where((cls_both & ~keep_cls_buy)[cls], 0.0, buy_sh)
+        return sell, buy_sh
 
     def min_trades(sell: FloatArray, buy_sh: FloatArray) -> tuple[FloatArray, FloatArray]:
         if min_trade <= 0:
@@ -221,7 +242,7 @@ def round_trades(
         return sell, buy_sh
 
     sell, buy_sh = min_trades(sell, buy_sh)
-    buy_sh = exclusive(sell, buy_sh)
+    sell, buy_sh = exclusive(sell, buy_sh)
 
     def cash_of(sell: FloatArray, buy_sh: FloatArray) -> float:
         proceeds = sell * lot_price
@@ -338,7 +359,7 @@ def round_trades(
                 need -= add
                 changed = True
         sell, buy_sh = min_trades(sell, buy_sh)
-        buy_sh = exclusive(sell, buy_sh)
+        sell, buy_sh = exclusive(sell, buy_sh)
         if not changed:
             break
     # Final check of every hard constraint.

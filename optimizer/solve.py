@@ -838,6 +838,9 @@ def _solve_ladder(
     )
 
 
+NO_TRADE_GAIN = 1e-6
+"""Objective units: a continuous improvement above this that rounding loses entirely is
+explained in the message (issue 17, defect 4)."""
 LEAST_TURNOVER_STEPS = 8
 """Bisection steps of ``_least_turnover``: the relaxed cap is within 1/256 of the gap between
 the stated cap and the turnover of the solution without a cap."""
@@ -914,6 +917,17 @@ def _finish(
     message = _relax_message(excess) if excess else ""
     if out.message:
         message = f"{message}; {out.message}" if message else out.message
+    if not out.rounded.sell_shares.any() and not out.rounded.buy_shares.any():
+        gain = before.total - out.continuous.total
+        if gain > NO_TRADE_GAIN:
+            s = problem.settings
+            unit = f"{s.share_decimals}-decimal shares" if s.fractional_shares else "whole shares"
+            why = (
+                f"no trade: rounding to {unit} (minimum trade ${s.min_trade:,.2f}) drops every "
+                f"trade of the continuous optimum, whose improvement of {gain:.3g} of the "
+                "account is not reachable"
+            )
+            message = f"{message}; {why}" if message else why
     return _assemble(
         prep,
         Status.RELAXED if relaxed else Status.OPTIMAL,
