@@ -75,6 +75,23 @@ def find_conflicts(
     return fix_lots, fix_buys, count
 
 
+def loss_conflicts(prep: Prepared, x: FloatArray, b: FloatArray, eps: float) -> BoolArray:
+    """``(n,)`` securities whose wash-sale class has a loss sale above ``eps`` (same security
+    or a substantially identical one) and a buy above ``eps``: the conflicts where keeping the
+    larger side (``find_conflicts``) may give up a loss harvest. Forbidding their buys keeps
+    every loss sale, and a substitute can take the buy."""
+    n = prep.problem.n_securities
+    cls = prep.wash.classes
+    loss = prep.tax.gain < 0
+    loss_sold = np.bincount(
+        prep.lot_sec, weights=np.where(loss, prep.lot_weight * x, 0.0), minlength=n
+    )
+    cls_loss = np.bincount(cls, weights=loss_sold, minlength=n)
+    cls_buy = np.bincount(cls, weights=np.where(b > eps, b, 0.0), minlength=n)
+    result: BoolArray = (cls_loss[cls] > eps) & (cls_buy[cls] > eps)
+    return result
+
+
 def net_conflicts(
     prep: Prepared, x: FloatArray, b: FloatArray, eps: float
 ) -> tuple[FloatArray, FloatArray]:

@@ -292,7 +292,7 @@ def test_a_hard_account_nets_its_conflicts_instead_of_re_solving(seed: int) -> N
     # and sold and no loss sale sits beside a buy of its wash-sale class.
     p = random_account(seed)
     usual = solve(p)
-    assert usual.diagnostics.solves == 2 and usual.diagnostics.direction_fixes > 0
+    assert usual.diagnostics.solves in (2, 3) and usual.diagnostics.direction_fixes > 0
     capped = solve(
         dataclasses.replace(p, settings=dataclasses.replace(p.settings, resolve_max_iterations=0))
     )
