@@ -271,7 +271,9 @@ def prepare(problem: Problem) -> Prepared:
         buyable[:] = False
     if s.mode == Mode.INVEST_CASH:
         sec_sellable[:] = False
-    sellable = sec_sellable[lot_sec] & ~((tax.gain < 0) & wash.loss_sale_blocked[lot_sec])
+    # Per lot: a loss lot whose own purchase is the only in-window buy of its class may be
+    # sold even when its security holds older loss lots (docs/optimizer.md section 3).
+    sellable = sec_sellable[lot_sec] & ~((tax.gain < 0) & wash.lot_loss_sale_blocked)
 
     # Drift units: equivalence groups, then singletons; rank within group.
     unit_of = np.full(n, -1, dtype=np.int64)
