@@ -17,6 +17,10 @@ Counted per arm:
 * ``basis_mismatches`` / ``holding_mismatches``: sales whose booked basis or holding-period
   start differs from the one the checker derives (basis and holding-period carry-over).
 * ``over_disallowed``: loss sales where the arm disallowed more than the rule requires.
+* ``wash_sales``: loss sales that ARE wash sales (the rule disallows some of their loss, shares
+  matched share for share to a purchase of the group within 30 days), whether or not the arm
+  booked them correctly; ``wash_sale_loss`` is the $ of loss the rule disallows on them. An arm
+  that books every wash sale has 0 violations but may still create wash sales (issue 17).
 """
 
 from __future__ import annotations
@@ -79,6 +83,8 @@ class CheckReport:
     expected_disallowed: float = 0.0
     booked_disallowed: float = 0.0
     over_disallowed: int = 0
+    wash_sales: int = 0
+    wash_sale_loss: float = 0.0
     basis_mismatches: int = 0
     holding_mismatches: int = 0
     unknown_lots: int = 0
@@ -248,6 +254,9 @@ def check_log(
             need -= take
             matched += take
         law = matched * loss_ps
+        if matched > TINY and law > money_tol:
+            rep.wash_sales += 1
+            rep.wash_sale_loss += law
         rep.expected_disallowed += law
         rep.booked_disallowed += ln.disallowed
         if law > ln.disallowed and not close(law, ln.disallowed):

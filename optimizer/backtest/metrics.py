@@ -136,6 +136,8 @@ class ArmVintageMetrics:
     trades: int
     disallowed: float
     violations: int
+    wash_sales: int
+    """Loss sales that are wash sales (the checker's count, booked correctly or not)."""
     checker: dict[str, float]
 
 
@@ -215,7 +217,10 @@ def vintage_metrics(
         trades=run.trades,
         disallowed=disallowed,
         violations=c.violations,
+        wash_sales=c.wash_sales,
         checker={
+            "wash_sales": float(c.wash_sales),
+            "wash_sale_loss": float(c.wash_sale_loss),
             "loss_sales": float(c.loss_sales),
             "violations": float(c.violations),
             "violation_loss": float(c.violation_loss),

@@ -95,6 +95,7 @@ def arm_json(s: Summary, arm: str, case: str) -> dict[str, Any]:
         "turnover_pct_yr": _stat([x.turnover_pct for x in m]).mean,
         "trades": _stat([float(x.trades) for x in m]).mean,
         "checker_violations": int(sum(x.violations for x in m)),
+        "wash_sales": int(sum(x.wash_sales for x in m)),
         "solve_ms_p50": _pct(s.solve_ms[arm], 50),
         "solve_ms_max": max(s.solve_ms[arm]) if s.solve_ms[arm] else 0.0,
     }
@@ -283,9 +284,9 @@ def write_report(result: RunResult, out: Path, command: str) -> dict[str, Any]:
         "| arm | post-liq alpha %/yr | of which tax (alpha - active) | pre-liq alpha %/yr | "
         "character | deferral | "
         "net losses harvested % | TE daily %/yr | TE monthly %/yr | active return %/yr | "
-        "turnover %/yr | trades | disallowed $ | checker violations |"
+        "turnover %/yr | trades | disallowed $ | checker violations | wash sales |"
     )
-    L.append("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+    L.append("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     for a in s.arms:
         m = s.per[a]
         L.append(
@@ -301,7 +302,8 @@ def write_report(result: RunResult, out: Path, command: str) -> dict[str, Any]:
             f"| {_stat([x.turnover_pct for x in m]).fmt(0)} "
             f"| {_stat([float(x.trades) for x in m]).mean:.0f} "
             f"| {_stat([x.disallowed for x in m]).mean:.0f} "
-            f"| {sum(x.violations for x in m)} |"
+            f"| {sum(x.violations for x in m)} "
+            f"| {sum(x.wash_sales for x in m)} |"
         )
     L.append("")
     L.append(
