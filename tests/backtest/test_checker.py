@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import pytest
 
-from optimizer.backtest.checker import check_log
+from optimizer_lab.backtest.checker import check_log
 
 
 def o(s: str) -> int:
@@ -184,7 +184,7 @@ def test_checker_agrees_with_the_tax_engine_on_a_mixed_sequence() -> None:
     with backward and forward matches, partial lots and carried lots sold again."""
     import numpy as np
 
-    from optimizer.backtest.taxes import Ledger
+    from optimizer_lab.backtest.taxes import Ledger
 
     lg = Ledger(("AAA", "BBB"), np.array([0, 0]), cost_rate=0.0002)
     lg.cash = 1e6

@@ -18,8 +18,8 @@ from optimizer import ipm as ipm_module
 from optimizer.build import prepare
 from optimizer.ipm import IpmResult, solve_structured
 from optimizer.objective import terms_at
-from optimizer.reference import reference_solve
 from optimizer.structured import StructuredQP, build_structured, restrict
+from optimizer_lab.reference import reference_solve
 from tests.optimizer.factories import random_problem as random_account
 from tests.optimizer.factories import tiny
 from tests.optimizer_reference.random_problems import KINDS, random_problem

@@ -1,4 +1,5 @@
-"""The engine against the independent cvxpy statement of docs/optimizer.md (optimizer.reference).
+"""The engine against the independent cvxpy statement of docs/optimizer.md (the lab's
+``optimizer_lab.reference``).
 
 For seeded random problems of every kind: the engine's continuous optimum
 (``solve_continuous``) must reach the reference objective within 1e-6 relative and satisfy every
@@ -17,7 +18,7 @@ import numpy as np
 import pytest
 
 from optimizer import Problem, Side, Solution, Status, solve, solve_continuous
-from optimizer.reference import (
+from optimizer_lab.reference import (
     ReferenceResult,
     constraint_violations,
     objective_terms,
@@ -145,7 +146,7 @@ def test_generated_caps_actually_bind(kind: str) -> None:
     [("model", 163), ("model", 864), ("model", 0), ("di_1500", 0)],
 )
 def test_real_data_accounts_match_reference(case: str, account: int) -> None:
-    from optimizer.bench.cases import make_account
+    from optimizer_lab.bench.cases import make_account
 
     problem = make_account(case, account)
     ref = reference_solve(problem)

@@ -12,8 +12,8 @@ import dataclasses
 import pytest
 
 from optimizer import Side, solve
-from optimizer.bench.cases import CASES, make_account
-from optimizer.bench.checks import false_reasons
+from optimizer_lab.bench.cases import CASES, make_account
+from optimizer_lab.bench.checks import false_reasons
 
 ACCOUNTS = [(case, a) for case in CASES for a in range(CASES[case].quick_accounts)]
 

@@ -29,8 +29,8 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from optimizer.backtest.sim import ArmRun
-from optimizer.backtest.taxes import ACTUAL_RATES, CBL_RATES, Carry, RateSet, year_tax
+from optimizer_lab.backtest.sim import ArmRun
+from optimizer_lab.backtest.taxes import ACTUAL_RATES, CBL_RATES, Carry, RateSet, year_tax
 
 FloatArray = npt.NDArray[np.float64]
 

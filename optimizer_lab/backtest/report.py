@@ -16,8 +16,8 @@ from typing import Any
 
 import numpy as np
 
-from optimizer.backtest.metrics import CASES, PRIMARY, ArmVintageMetrics, vintage_metrics
-from optimizer.backtest.runner import RunResult, arms_of
+from optimizer_lab.backtest.metrics import CASES, PRIMARY, ArmVintageMetrics, vintage_metrics
+from optimizer_lab.backtest.runner import RunResult, arms_of
 
 PUBLISHED_SP500_TR = {2015: 1.38, 2016: 11.96, 2017: 21.83, 2018: -4.38, 2019: 31.49}
 """S&P 500 total return by calendar year, % (S&P Dow Jones Indices)."""
@@ -114,7 +114,7 @@ def summary_json(s: Summary, wall_s: float) -> dict[str, Any]:
 def _benchmark_years(result: RunResult) -> dict[int, float]:
     """Calendar-year total return (%) of the benchmark of the earliest vintage."""
     v = result.vintages[0]
-    from optimizer.backtest.prices import load_market_data
+    from optimizer_lab.backtest.prices import load_market_data
 
     md = load_market_data()
     r = result.bench[v.label]

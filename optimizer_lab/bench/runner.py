@@ -1,6 +1,6 @@
 """Run one benchmark case in this process: the engine, then the cvxpy reference, then stats.
 
-Meant to run in a fresh subprocess per case (``optimizer.bench.main`` does that), pinned to one
+Meant to run in a fresh subprocess per case (``optimizer_lab.bench.main`` does that), pinned to one
 CPU with BLAS threads set to 1, so timings and the peak RSS are per case.
 """
 
@@ -19,8 +19,8 @@ from typing import Any
 import numpy as np
 
 from optimizer import Problem, Solution, Status, solve, solve_continuous
-from optimizer.bench.cases import CASES, make_account, stock_universe
-from optimizer.reference import constraint_violations, reference_solve, solution_point
+from optimizer_lab.bench.cases import CASES, make_account, stock_universe
+from optimizer_lab.reference import constraint_violations, reference_solve, solution_point
 
 THREAD_VARS = (
     "OMP_NUM_THREADS",
