@@ -10,7 +10,7 @@ import math
 
 import numpy as np
 
-from optimizer.build import Prepared
+from optimizer.rules import Prepared
 from optimizer.types import FloatArray, ObjectiveTerms
 
 

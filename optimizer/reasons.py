@@ -13,7 +13,7 @@ from typing import TypeVar
 
 import numpy as np
 
-from optimizer.build import Prepared
+from optimizer.rules import Prepared
 from optimizer.types import (
     WASH_SALE_DAYS,
     Blocked,

@@ -15,9 +15,9 @@ import pytest
 
 from optimizer import Problem, Settings, Status, solve, solve_continuous
 from optimizer import ipm as ipm_module
-from optimizer.build import prepare
 from optimizer.ipm import IpmResult, solve_structured
 from optimizer.objective import terms_at
+from optimizer.rules import prepare
 from optimizer.structured import StructuredQP, build_structured, restrict
 from optimizer_lab.reference import reference_solve
 from tests.optimizer.factories import random_problem as random_account

@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from optimizer import Problem, Side, Solution, Status, solve
-from optimizer.build import prepare
+from optimizer.rules import prepare
 from optimizer_lab.bench.checks import false_reasons
 from tests.optimizer.factories import random_problem
 

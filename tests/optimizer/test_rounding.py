@@ -6,8 +6,8 @@ from __future__ import annotations
 import numpy as np
 
 from optimizer import Settings, solve
-from optimizer.build import prepare
-from optimizer.repair import round_trades
+from optimizer.rounding import round_trades
+from optimizer.rules import prepare
 from tests.optimizer.factories import tiny
 
 
