@@ -100,6 +100,9 @@ def format_table(results: dict[str, dict[str, Any]]) -> str:
         ("cvxpy median ms", "cvxpy_median_ms"),
         ("cvxpy/engine", "cvxpy_over_engine"),
         ("max rel obj diff", "max_rel_objective_diff"),
+        ("worst repair change", "worst_repair_objective_change"),
+        ("false reasons", "false_reasons"),
+        ("dust sales", "dust_sales"),
         ("peak RSS MB", "peak_rss_mb"),
     ]
     lines = ["| " + " | ".join(c for c, _ in cols) + " |", "|" + "---|" * len(cols)]
