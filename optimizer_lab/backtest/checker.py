@@ -89,6 +89,8 @@ class CheckReport:
     holding_mismatches: int = 0
     unknown_lots: int = 0
     details: list[str] = field(default_factory=list)
+    wash_details: list[str] = field(default_factory=list)
+    """The first ``max_details`` wash sales: the sale and the purchases that replaced it."""
 
 
 def _one_year_later(day: int) -> int:
@@ -228,6 +230,7 @@ def check_log(
             key=lambda x: (x.bought, x.buy_seq),
         )
         matched = 0.0
+        replaced_by: list[str] = []
         for x in held_cands:
             if need <= TINY:
                 break
@@ -237,6 +240,7 @@ def check_log(
             mark(target, take, loss_ps, held_days)
             need -= take
             matched += take
+            replaced_by.append(f"held {x.label} bought {dt.date.fromordinal(x.bought)}")
         # replacement shares bought later, within 30 days after
         for fb in future_buys.get(g, []):
             if need <= TINY:
@@ -253,10 +257,17 @@ def check_log(
             claims.setdefault(fb.lot, []).append(Claim(take, loss_ps, held_days))
             need -= take
             matched += take
+            replaced_by.append(f"later {fb.lot} bought {dt.date.fromordinal(fb.day)}")
         law = matched * loss_ps
         if matched > TINY and law > money_tol:
             rep.wash_sales += 1
             rep.wash_sale_loss += law
+            if len(rep.wash_details) < max_details:
+                rep.wash_details.append(
+                    f"seq {ln.seq} {ln.ticker} {ln.lot} {ln.shares:g} sh on "
+                    f"{dt.date.fromordinal(ln.day)}: ${law:,.2f} replaced by "
+                    + ", ".join(replaced_by)
+                )
         rep.expected_disallowed += law
         rep.booked_disallowed += ln.disallowed
         if law > ln.disallowed and not close(law, ln.disallowed):
