@@ -63,6 +63,8 @@ class Block:
     bought: int
     buy_seq: int
     replacement: bool = False
+    closed_day: int = -1
+    """Day its last share was sold (-1 while held)."""
 
 
 @dataclass
@@ -85,6 +87,11 @@ class CheckReport:
     over_disallowed: int = 0
     wash_sales: int = 0
     wash_sale_loss: float = 0.0
+    wash_sales_deferred: int = 0
+    """Wash sales whose disallowed loss is still deferred at the end of the sale's day: a
+    replacement bought later, or a held replacement not sold out the same day. The others
+    (every replacement sold the same day, e.g. a bundle of recent purchases sold whole) are
+    wash sales in law with no economic effect: the loss moved into a lot sold that day."""
     basis_mismatches: int = 0
     holding_mismatches: int = 0
     unknown_lots: int = 0
@@ -163,6 +170,7 @@ def check_log(
     def close(a: float, b: float) -> bool:
         return abs(a - b) <= money_tol + 1e-6 * max(abs(a), abs(b))
 
+    pending: list[tuple[int, list[Block], bool]] = []
     for ln in lines:
         if ln.kind == "R":
             for b in by_group.get(grp(ln.ticker), []):
@@ -197,6 +205,7 @@ def check_log(
         if b.shares < TINY:
             b.shares = 0.0
             b.basis = 0.0
+            b.closed_day = ln.day
         if not close(basis, ln.basis):
             rep.basis_mismatches += 1
             if len(rep.details) < max_details:
@@ -231,6 +240,8 @@ def check_log(
         )
         matched = 0.0
         replaced_by: list[str] = []
+        held_targets: list[Block] = []
+        later = False
         for x in held_cands:
             if need <= TINY:
                 break
@@ -241,6 +252,7 @@ def check_log(
             need -= take
             matched += take
             replaced_by.append(f"held {x.label} bought {dt.date.fromordinal(x.bought)}")
+            held_targets.append(target)
         # replacement shares bought later, within 30 days after
         for fb in future_buys.get(g, []):
             if need <= TINY:
@@ -258,10 +270,12 @@ def check_log(
             need -= take
             matched += take
             replaced_by.append(f"later {fb.lot} bought {dt.date.fromordinal(fb.day)}")
+            later = True
         law = matched * loss_ps
         if matched > TINY and law > money_tol:
             rep.wash_sales += 1
             rep.wash_sale_loss += law
+            pending.append((ln.day, held_targets, later))
             if len(rep.wash_details) < max_details:
                 rep.wash_details.append(
                     f"seq {ln.seq} {ln.ticker} {ln.lot} {ln.shares:g} sh on "
@@ -280,4 +294,7 @@ def check_log(
                 )
         elif ln.disallowed > law and not close(law, ln.disallowed):
             rep.over_disallowed += 1
+    for day, targets, later in pending:
+        if later or any(t.closed_day != day for t in targets):
+            rep.wash_sales_deferred += 1
     return rep

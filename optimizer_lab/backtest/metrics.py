@@ -138,6 +138,8 @@ class ArmVintageMetrics:
     violations: int
     wash_sales: int
     """Loss sales that are wash sales (the checker's count, booked correctly or not)."""
+    wash_sales_deferred: int
+    """Those whose disallowed loss stays deferred past the day (``checker.CheckReport``)."""
     checker: dict[str, float]
 
 
@@ -218,7 +220,9 @@ def vintage_metrics(
         disallowed=disallowed,
         violations=c.violations,
         wash_sales=c.wash_sales,
+        wash_sales_deferred=c.wash_sales_deferred,
         checker={
+            "wash_sales_deferred": float(c.wash_sales_deferred),
             "wash_sales": float(c.wash_sales),
             "wash_sale_loss": float(c.wash_sale_loss),
             "loss_sales": float(c.loss_sales),

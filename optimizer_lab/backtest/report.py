@@ -96,6 +96,7 @@ def arm_json(s: Summary, arm: str, case: str) -> dict[str, Any]:
         "trades": _stat([float(x.trades) for x in m]).mean,
         "checker_violations": int(sum(x.violations for x in m)),
         "wash_sales": int(sum(x.wash_sales for x in m)),
+        "wash_sales_deferred": int(sum(x.wash_sales_deferred for x in m)),
         "solve_ms_p50": _pct(s.solve_ms[arm], 50),
         "solve_ms_max": max(s.solve_ms[arm]) if s.solve_ms[arm] else 0.0,
     }
@@ -284,7 +285,7 @@ def write_report(result: RunResult, out: Path, command: str) -> dict[str, Any]:
         "| arm | post-liq alpha %/yr | of which tax (alpha - active) | pre-liq alpha %/yr | "
         "character | deferral | "
         "net losses harvested % | TE daily %/yr | TE monthly %/yr | active return %/yr | "
-        "turnover %/yr | trades | disallowed $ | checker violations | wash sales |"
+        "turnover %/yr | trades | disallowed $ | checker violations | wash sales (deferred) |"
     )
     L.append("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     for a in s.arms:
@@ -303,7 +304,7 @@ def write_report(result: RunResult, out: Path, command: str) -> dict[str, Any]:
             f"| {_stat([float(x.trades) for x in m]).mean:.0f} "
             f"| {_stat([x.disallowed for x in m]).mean:.0f} "
             f"| {sum(x.violations for x in m)} "
-            f"| {sum(x.wash_sales for x in m)} |"
+            f"| {sum(x.wash_sales for x in m)} ({sum(x.wash_sales_deferred for x in m)}) |"
         )
     L.append("")
     L.append(

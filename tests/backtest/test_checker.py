@@ -217,3 +217,19 @@ def test_a_wash_sale_booked_correctly_is_still_counted_as_a_wash_sale() -> None:
     assert rep.violations == 0
     assert rep.wash_sales == 1
     assert rep.wash_sale_loss == pytest.approx(200.0)
+
+
+def test_a_wash_sale_whose_replacement_is_sold_the_same_day_is_not_deferred() -> None:
+    # Two recent purchases sold together at a loss (an optimizer-arm bundle sold whole): the
+    # first sale is a wash sale in law, but its disallowed loss moves into a lot sold that same
+    # day. Sold in part, the loss stays deferred in the purchase still held.
+    whole = [
+        buy(1, "2020-03-01", "AAA", "L1", 10, 100.0),
+        buy(2, "2020-03-02", "AAA", "L2", 10, 100.0),
+        sell(3, "2020-03-10", "AAA", "L1", 10, 80.0, 1000.0, "2020-03-01", disallowed=200.0),
+        sell(4, "2020-03-10", "AAA", "L2", 10, 80.0, 1200.0, "2020-02-22"),
+    ]
+    rep = check_log(whole, {})
+    assert rep.wash_sales == 1 and rep.wash_sales_deferred == 0
+    rep = check_log(whole[:3], {})
+    assert rep.wash_sales == 1 and rep.wash_sales_deferred == 1
