@@ -471,19 +471,6 @@ class OptimizerArm:
         lg = sim.ledger
         left = shares
         sim.notes["bundle_sales"] = sim.notes.get("bundle_sales", 0.0) + 1.0
-        if len(bundle.purchases) >= 2:
-            # Part of two or more recent purchases sold is a wash sale whose loss stays
-            # deferred in the purchase still held (issue 17, defect 8: APA on 2015-09-11). A
-            # partial sale is completed to every recent purchase: a few more shares sold, cash
-            # only rises, and what the rule disallows moves into a lot sold the same day.
-            rows = lg.open_rows()
-            mine = (lg.tk[rows] == bundle.ticker) & np.isin(
-                lg.purchase[rows], np.asarray(bundle.purchases, dtype=np.int64)
-            )
-            recent_total = float(lg.shares[rows[mine]].sum())
-            if left < recent_total - SHARE_EPS:
-                left = recent_total
-                sim.notes["bundle_completed"] = sim.notes.get("bundle_completed", 0.0) + 1.0
         for pid in bundle.purchases:
             while left > SHARE_EPS:
                 rows = lg.open_rows()
