@@ -340,7 +340,22 @@ def _solve_ipm(
 
     t_rep = time.perf_counter()
     budgets_on = "budgets" not in relaxed
-    x, b, fix_lots, n_fixes = _fix_directions(prep, x, b, continuous.total, budgets_on, resolve)
+
+    def rounded_total(x: FloatArray, b: FloatArray, lots: BoolArray) -> float:
+        """Objective of the trades (x, b) round to, netted as the repair would net them."""
+        xn, bn = net_conflicts(prep, x, b, EPS_TRADE)
+        bn = drop_class_conflicts(prep, xn, bn, EPS_TRADE)
+        r = round_trades(
+            prep, xn, bn, budgets_on=budgets_on, fixed_lots=lots, turnover_excess=turnover_excess
+        )
+        if r.failure:
+            return math.inf
+        x_r = r.sell_shares / prep.problem.lots.shares
+        return terms_at(prep, x_r, r.buy_shares * prep.problem.prices / prep.base).total
+
+    x, b, fix_lots, n_fixes = _fix_directions(
+        prep, x, b, continuous.total, budgets_on, resolve, rounded_total
+    )
     rounded = round_trades(
         prep, x, b, budgets_on=budgets_on, fixed_lots=fix_lots, turnover_excess=turnover_excess
     )
@@ -372,8 +387,17 @@ def _fix_directions(
     bound: float,
     budgets_on: bool,
     resolve: Resolver,
+    score: Callable[[FloatArray, FloatArray, BoolArray], float] | None = None,
 ) -> tuple[FloatArray, FloatArray, BoolArray, int]:
-    """Direction fixing (docs/optimizer.md section 6 step 5): (x, b, fixed lots, fixes)."""
+    """Direction fixing (docs/optimizer.md section 6 step 5): (x, b, fixed lots, fixes).
+
+    ``score(x, b, fixed_lots)``: how the two directions of a conflict are compared (default:
+    the objective of the netted point)."""
+    if score is None:
+
+        def score(x: FloatArray, b: FloatArray, _lots: BoolArray) -> float:
+            return _netted_total(prep, x, b)
+
     fix_lots = np.zeros(prep.lot_weight.shape[0], dtype=np.bool_)
     fix_buys = np.zeros(prep.problem.n_securities, dtype=np.bool_)
     n_fixes = 0
@@ -395,20 +419,22 @@ def _fix_directions(
             fix_lots, alt_lots = alt_lots, fix_lots
             fix_buys, alt_buys = alt_buys, fix_buys
         x2b2 = resolve(prep.sellable & ~fix_lots, prep.buyable & ~fix_buys)
-        if x2b2 is None:
-            break  # keep the last good point and net its conflicts below.
         # The larger side is not always the better one: keeping a buy can drop a loss harvest
-        # that a substitute would have kept (issue 17, defect 3). When the re-solve lost more
-        # than resolve_gap against the continuous optimum, also try forbidding every
-        # conflicting buy and keep the better of the two (netted) points.
-        first = _netted_total(prep, *x2b2)
-        if first - bound > ALT_GAP and (
-            (alt_lots != fix_lots).any() or (alt_buys != fix_buys).any()
-        ):
+        # that a substitute would have kept (issue 17, defect 3). When the re-solve failed or
+        # its netted point lost more than ALT_GAP against the continuous optimum, the other
+        # direction is re-solved too and the two compared by ``score`` (the objective of the
+        # trades they round to: a re-solve may exceed a budget elastically that rounding then
+        # enforces, losing much more than its continuous objective says).
+        other_way = (alt_lots != fix_lots).any() or (alt_buys != fix_buys).any()
+        if other_way and (x2b2 is None or _netted_total(prep, *x2b2) - bound > ALT_GAP):
             x3b3 = resolve(prep.sellable & ~alt_lots, prep.buyable & ~alt_buys)
-            if x3b3 is not None and _netted_total(prep, *x3b3) < first:
+            if x3b3 is not None and (
+                x2b2 is None or score(*x3b3, alt_lots) < score(*x2b2, fix_lots)
+            ):
                 x2b2 = x3b3
                 fix_lots, fix_buys = alt_lots, alt_buys
+        if x2b2 is None:
+            break  # keep the last good point and net its conflicts below.
         x, b = x2b2
     # Conflicts left after the re-solve(s) are netted (weights unchanged, cash only rises);
     # class conflicts lose their buys (cash only rises).
