@@ -8,7 +8,9 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 
 WORKDIR /app
 COPY . .
-# gcc builds the optimizer's C extension (optimizer/_ipm.c) and is removed again.
+# gcc builds the optimizer's C extension (optimizer/_ipm.c) and is removed again. The image
+# installs the base dependencies only: the optimizer's lab (extra "lab": cvxpy, matplotlib) is
+# for the bench and the backtest, not for the web app or the workers.
 RUN apt-get update && apt-get install -y --no-install-recommends gcc libc6-dev \
     && pip install --no-cache-dir . \
     && apt-get purge -y gcc libc6-dev && apt-get autoremove -y && rm -rf /var/lib/apt/lists/*

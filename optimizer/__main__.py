@@ -4,13 +4,19 @@
   the deterministic form).
 - ``continuous problem.json`` prints the continuous optimum (objective, terms, x, b) as JSON.
 - ``example`` prints a small example problem JSON.
-- ``bench [--quick] [--json] ...`` runs the benchmark (``optimizer.bench``).
-- ``backtest [--quick] [--json] [--out DIR]`` runs the tax-alpha backtest (``optimizer.backtest``).
+- ``bench [--quick] [--json] ...`` runs the benchmark (``optimizer_lab.bench``).
+- ``backtest [--quick] [--json] [--out DIR]`` runs the tax-alpha backtest
+  (``optimizer_lab.backtest``).
+
+The last two live in the lab (``optimizer_lab``, installed by the ``lab`` extra:
+``pip install -e '.[lab]'``, which brings cvxpy and matplotlib); ``python -m optimizer_lab
+bench|backtest`` is the same. Without the lab they exit with a message saying so.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import sys
 from pathlib import Path
@@ -24,16 +30,25 @@ def _read(path: str) -> str:
     return Path(path).read_text(encoding="utf-8")
 
 
+def _lab(args_in: list[str]) -> int:
+    """Hand ``bench`` / ``backtest`` to the lab, or say how to install it (exit code 2)."""
+    try:
+        lab = importlib.import_module("optimizer_lab.__main__")
+    except ImportError as exc:  # the lab, or cvxpy / matplotlib, is not installed
+        print(
+            f"error: python -m optimizer {args_in[0]} needs the optimizer lab "
+            f"(pip install -e '.[lab]'): {exc}",
+            file=sys.stderr,
+        )
+        return 2
+    result: int = lab.main(args_in)
+    return result
+
+
 def main(argv: list[str] | None = None) -> int:
     args_in = list(sys.argv[1:] if argv is None else argv)
-    if args_in[:1] == ["bench"]:
-        from optimizer.bench import main as bench_main  # lazy: the bench imports cvxpy
-
-        return int(bench_main(args_in[1:]))
-    if args_in[:1] == ["backtest"]:
-        from optimizer.backtest import main as backtest_main  # lazy: loads five years of prices
-
-        return int(backtest_main(args_in[1:]))
+    if args_in[:1] in (["bench"], ["backtest"]):
+        return _lab(args_in)
     parser = argparse.ArgumentParser(prog="python -m optimizer", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     p_solve = sub.add_parser("solve", help="solve one problem JSON, print the solution JSON")

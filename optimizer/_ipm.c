@@ -1,7 +1,7 @@
 /*
  * The engine's interior-point method for the structured QP of optimizer/structured.py.
  *
- * Same algorithm, step by step, as optimizer/ipm_numpy.py (its readable specification):
+ * Same algorithm, step by step, as optimizer/ipm/numpy_ipm.py (its readable specification):
  * Mehrotra predictor-corrector, primal-dual, infeasible start, one step length; the Newton
  * system is solved through per-security diagonal-plus-rank-one blocks (inverted stably), a
  * Woodbury correction for the low-rank risk term and a small dense Schur complement for the
@@ -985,7 +985,7 @@ done:
 
 static PyMethodDef methods[] = {
     {"solve", py_solve, METH_VARARGS,
-     "Interior-point solve of a structured QP (see optimizer/ipm.py, which calls it)."},
+     "Interior-point solve of a structured QP (see optimizer/ipm/__init__.py, which calls it)."},
     {NULL, NULL, 0, NULL},
 };
 

@@ -135,6 +135,17 @@ def _decode(obj: Any, tp: Any) -> Any:
             arr = np.array([_float_in(v) for v in flat], dtype=dtype)
         elif dtype.kind == "M":
             arr = np.array(flat, dtype=dtype)
+        elif dtype.kind in "iu":
+            # numpy would truncate 1.5 to 1 and read true as 1: an index must be an integer.
+            bad = [v for v in flat if isinstance(v, bool) or not isinstance(v, int)]
+            if bad:
+                raise ValueError(f"expected integers, got {bad[0]!r}")
+            arr = np.array(flat, dtype=dtype)
+        elif dtype.kind == "b":
+            bad = [v for v in flat if not isinstance(v, bool)]
+            if bad:
+                raise ValueError(f"expected true/false, got {bad[0]!r}")
+            arr = np.array(flat, dtype=dtype)
         else:
             arr = np.array(flat, dtype=dtype)
         return arr.reshape(shape)
@@ -183,7 +194,13 @@ def _decode_dataclass(obj: dict[str, Any], cls: type) -> Any:
     unknown = sorted(set(obj) - names)
     if unknown:
         raise ValueError(f"unknown field(s) for {cls.__name__}: {', '.join(unknown)}")
-    kwargs = {name: _decode(obj[name], hints[name]) for name in names if name in obj}
+    kwargs = {}
+    for name in sorted(names & set(obj)):
+        try:
+            kwargs[name] = _decode(obj[name], hints[name])
+        except (ValueError, TypeError, KeyError) as exc:
+            # Name the field (nested: "Problem.lots: Lots.security: expected integers ...").
+            raise ValueError(f"{cls.__name__}.{name}: {exc}") from exc
     return cls(**kwargs)
 
 

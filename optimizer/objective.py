@@ -10,7 +10,7 @@ import math
 
 import numpy as np
 
-from optimizer.build import Prepared
+from optimizer.rules import Prepared
 from optimizer.types import FloatArray, ObjectiveTerms
 
 
@@ -58,3 +58,54 @@ def cash_weight_at(prep: Prepared, x: FloatArray, b: FloatArray) -> float:
     """Post-trade cash / B (withdrawal still included)."""
     sells = sells_of(prep, x)
     return float(prep.cash0 + sells.sum() - b.sum() - np.dot(prep.kappa, b + sells))
+
+
+SOFT_TOL = 1e-8
+"""A soft constraint exceeded by more than this (its own units: weight, or annual TE for the
+tracking-error cap) at the proposed trades is reported as relaxed (docs/optimizer.md
+section 5)."""
+
+
+def soft_excess(prep: Prepared, x: FloatArray, b: FloatArray) -> list[tuple[str, int, float]]:
+    """(name, rung, excess) of every soft constraint that lot fractions ``x`` ``(L,)`` and buys
+    ``b`` ``(n,)`` exceed by more than ``SOFT_TOL``, in ladder order.
+
+    Measured at the point itself, whatever the solver reported, so a relaxed (or merely
+    rounded) trade list is reported by what it really does. Names as in
+    ``Diagnostics.binding``; excess in weight units (budgets: realized gain or tax / B), the
+    tracking-error cap's in annual TE.
+    """
+    p = prep.problem
+    s = p.settings
+    sells = sells_of(prep, x)
+    w = prep.holding + b - sells
+    out: list[tuple[str, int, float]] = []
+
+    def add(name: str, rung: int, excess: float) -> None:
+        if excess > SOFT_TOL:
+            out.append((name, rung, excess))
+
+    if s.turnover_max is not None:
+        add("turnover", 0, float(b.sum() + sells.sum()) - s.turnover_max)
+    if prep.gain_room is not None:
+        add("gain_budget", 1, float(np.dot(prep.gain_coef, x)) - prep.gain_room / prep.base)
+    if prep.tax_room is not None:
+        add("tax_budget", 1, float(np.dot(prep.tax_coef, x)) - prep.tax_room / prep.base)
+    if prep.cash_cap is not None:
+        add("cash_max", 2, cash_weight_at(prep, x, b) - prep.cash_cap)
+    for gb in p.group_bounds:
+        total = float(w[np.unique(gb.members)].sum())
+        if np.isfinite(gb.upper):
+            add(f"group_upper:{gb.name}", 2, total - gb.upper)
+        if gb.lower > 0:
+            add(f"group_lower:{gb.name}", 2, gb.lower - total)
+    ids = p.security_ids
+    over = w - prep.hi_eff
+    for i in np.flatnonzero(over > SOFT_TOL).tolist():
+        add(f"max_weight:{ids[i]}", 2, float(over[i]))
+    under = prep.lo_eff - w
+    for i in np.flatnonzero(under > SOFT_TOL).tolist():
+        add(f"min_weight:{ids[i]}", 2, float(under[i]))
+    if s.te_max is not None:
+        add("tracking_error", 3, math.sqrt(active_variance(prep, w)) - float(s.te_max))
+    return out

@@ -1,32 +1,21 @@
-"""From the continuous optimum to tradable quantities (docs/optimizer.md section 6, steps 5-6).
+"""Direction conflicts at the continuous optimum (docs/optimizer.md section 6, step 5).
 
 - ``find_conflicts``: securities both bought and sold, and wash-sale classes with a loss sale
-  and a buy; says which side to fix at zero for the re-solve.
-- ``round_trades``: whole (or fractional) shares, minimum trade size, then restore the hard
-  constraints (cash requirement, budgets) in a fixed order. Deterministic: every ordering is a
-  stable sort on (key, index).
+  and a buy; says which side to fix at zero for the re-solve (the larger side kept).
+- ``loss_conflicts``: the loss-harvest conflicts, whose other direction (forbid the buys) the
+  repair also tries.
+- ``net_conflicts`` / ``drop_class_conflicts``: the cheap alternative to a re-solve.
+
+Rounding to tradable quantities is ``optimizer.rounding``.
 """
 
 from __future__ import annotations
 
-import math
-from dataclasses import dataclass
-
 import numpy as np
 
-from optimizer.build import Prepared
 from optimizer.objective import sells_of
+from optimizer.rules import Prepared
 from optimizer.types import BoolArray, FloatArray
-
-X_ONE = 1.0 - 1e-9
-"""x at or above this sells the whole lot."""
-X_ZERO = 1e-9
-"""x below this sells nothing."""
-SHARE_TOL = 1e-9
-"""Shares: tolerance when flooring/ceiling a continuous quantity."""
-CASH_TOL = 1e-9
-"""$ per $ of base value: cash may miss its requirement by at most CASH_TOL * B (float noise)."""
-MAX_PASSES = 50
 
 
 def find_conflicts(
@@ -67,6 +56,23 @@ def find_conflicts(
                 fix_buys |= members & (b2 > 0)
             count += 1
     return fix_lots, fix_buys, count
+
+
+def loss_conflicts(prep: Prepared, x: FloatArray, b: FloatArray, eps: float) -> BoolArray:
+    """``(n,)`` securities whose wash-sale class has a loss sale above ``eps`` (same security
+    or a substantially identical one) and a buy above ``eps``: the conflicts where keeping the
+    larger side (``find_conflicts``) may give up a loss harvest. Forbidding their buys keeps
+    every loss sale, and a substitute can take the buy."""
+    n = prep.problem.n_securities
+    cls = prep.wash.classes
+    loss = prep.tax.gain < 0
+    loss_sold = np.bincount(
+        prep.lot_sec, weights=np.where(loss, prep.lot_weight * x, 0.0), minlength=n
+    )
+    cls_loss = np.bincount(cls, weights=loss_sold, minlength=n)
+    cls_buy = np.bincount(cls, weights=np.where(b > eps, b, 0.0), minlength=n)
+    result: BoolArray = (cls_loss[cls] > eps) & (cls_buy[cls] > eps)
+    return result
 
 
 def net_conflicts(
@@ -121,195 +127,3 @@ def drop_class_conflicts(prep: Prepared, x: FloatArray, b: FloatArray, eps: floa
     cls_loss = np.bincount(cls, weights=loss_sold, minlength=n)
     result: FloatArray = np.where(cls_loss[cls] > eps, 0.0, b)
     return result
-
-
-@dataclass(frozen=True, eq=False)
-class RoundedTrades:
-    sell_shares: FloatArray
-    """``(L,)`` shares sold per lot."""
-    buy_shares: FloatArray
-    """``(n,)`` shares bought per security."""
-    failure: str
-    """Empty if every hard constraint holds; else what could not be restored."""
-
-
-def _floor(v: FloatArray, quantum: float) -> FloatArray:
-    result: FloatArray = np.floor(v / quantum + SHARE_TOL) * quantum
-    return result
-
-
-def _ceil(v: FloatArray, quantum: float) -> FloatArray:
-    result: FloatArray = np.ceil(v / quantum - SHARE_TOL) * quantum
-    return result
-
-
-def round_trades(
-    prep: Prepared,
-    x: FloatArray,
-    b: FloatArray,
-    *,
-    budgets_on: bool,
-    fixed_lots: BoolArray,
-    turnover_on: bool = True,
-    turnover_excess: float = 0.0,
-) -> RoundedTrades:
-    """Round the continuous trades and restore cash and budgets (section 6 step 6).
-
-    ``budgets_on`` / ``turnover_on``: whether those constraints are in force (not dropped by
-    the ladder). ``turnover_excess``: by how much the interior-point solution exceeded a
-    relaxed turnover cap (weight units); rounding keeps the cap at that relaxed level (a
-    relaxed budget is dropped instead, ``budgets_on=False``: it is left to the cash
-    requirement, which is hard).
-    """
-    problem = prep.problem
-    settings = problem.settings
-    n = problem.n_securities
-    lots = problem.lots
-    q = lots.shares
-    price = problem.prices
-    lot_sec = prep.lot_sec
-    lot_price = price[lot_sec]
-    gain_ps = prep.tax.gain / q  # $ gain per share sold
-    tax_ps = prep.tax.tax / q
-    kappa = prep.kappa
-    quantum = 10.0 ** (-settings.share_decimals) if settings.fractional_shares else 1.0
-    base = prep.base
-
-    # --- round in the safe direction
-    v = np.where(x < X_ZERO, 0.0, x) * q
-    sell = np.where(
-        gain_ps > 0,
-        _floor(v, quantum),
-        np.where(gain_ps < 0, _ceil(v, quantum), np.round(v / quantum) * quantum),
-    )
-    sell = np.where(x >= X_ONE, q, np.minimum(sell, q))
-    sell = np.where(sell >= q - SHARE_TOL * quantum, q, sell)
-    sell = np.where(prep.sellable & ~fixed_lots, sell, 0.0)
-    buy_sh = np.where(b * base > 0, _floor(np.maximum(b, 0) * base / price, quantum), 0.0)
-    buy_sh = np.where(prep.buyable, buy_sh, 0.0)
-
-    loss_lot = prep.tax.gain < 0
-    cls = prep.wash.classes
-    min_trade = settings.min_trade
-    gain_room = prep.gain_room if budgets_on else None
-    tax_room = prep.tax_room if budgets_on else None
-    # Cash may miss its requirement by float noise (CASH_TOL * B) but is never negative.
-    cash_need = max(prep.cash_req - CASH_TOL, 0.0) * base
-    cap = settings.turnover_max
-    turnover_cap = (cap + turnover_excess) * base if (turnover_on and cap is not None) else None
-    lot_order_gain = np.lexsort((np.arange(len(q)), -gain_ps))  # largest gain/share first
-    lot_order_cheap = np.lexsort((np.arange(len(q)), tax_ps / lot_price, ~(gain_ps <= 0)))
-
-    def exclusive(sell: FloatArray, buy_sh: FloatArray) -> FloatArray:
-        """Drop buys of securities (or wash classes with loss sales) also being sold."""
-        sold_sec = np.bincount(lot_sec, weights=sell, minlength=n) > 0
-        loss_sec = np.bincount(lot_sec, weights=np.where(loss_lot, sell, 0), minlength=n) > 0
-        loss_cls = np.bincount(cls, weights=loss_sec.astype(np.float64), minlength=n) > 0
-        result: FloatArray = np.where(sold_sec | loss_cls[cls], 0.0, buy_sh)
-        return result
-
-    def min_trades(sell: FloatArray, buy_sh: FloatArray) -> tuple[FloatArray, FloatArray]:
-        if min_trade <= 0:
-            return sell, buy_sh
-        sell_val = np.bincount(lot_sec, weights=sell * lot_price, minlength=n)
-        small_sell = (sell_val > 0) & (sell_val < min_trade)
-        sell = np.where(small_sell[lot_sec], 0.0, sell)
-        buy_val = buy_sh * price
-        buy_sh = np.where(buy_val < min_trade, 0.0, buy_sh)
-        return sell, buy_sh
-
-    sell, buy_sh = min_trades(sell, buy_sh)
-    buy_sh = exclusive(sell, buy_sh)
-
-    def cash_of(sell: FloatArray, buy_sh: FloatArray) -> float:
-        proceeds = sell * lot_price
-        return float(
-            problem.cash
-            + np.sum(proceeds * (1 - kappa[lot_sec]))
-            - np.sum(buy_sh * price * (1 + kappa))
-        )
-
-    failure = ""
-    for _ in range(MAX_PASSES):
-        changed = False
-        # (a) budgets: reduce gain-lot sales, largest gain per share first.
-        for room, per_share in ((gain_room, gain_ps), (tax_room, tax_ps)):
-            if room is None:
-                continue
-            excess = float(np.dot(per_share, sell)) - room
-            if excess <= 1e-9 * max(1.0, abs(room)):
-                continue
-            for lot in lot_order_gain.tolist():
-                if excess <= 0:
-                    break
-                if sell[lot] <= 0 or per_share[lot] <= 0:
-                    continue
-                cut = min(sell[lot], math.ceil(excess / per_share[lot] / quantum) * quantum)
-                sell[lot] -= cut
-                excess -= cut * per_share[lot]
-                changed = True
-        # (b) cash: reduce buys (largest $ first), then add to lots already being sold.
-        short = cash_need - cash_of(sell, buy_sh)
-        if short > 0:
-            buy_order = np.lexsort((np.arange(n), -(buy_sh * price)))
-            for i in buy_order.tolist():
-                if short <= 0:
-                    break
-                if buy_sh[i] <= 0:
-                    continue
-                unit = price[i] * (1 + kappa[i])
-                cut = min(buy_sh[i], math.ceil(short / unit / quantum) * quantum)
-                buy_sh[i] -= cut
-                short -= cut * unit
-                changed = True
-        if short > 0:
-            for lot in lot_order_cheap.tolist():
-                if short <= 0:
-                    break
-                room_sh = q[lot] - sell[lot]
-                if sell[lot] <= 0 or room_sh <= 0:
-                    continue
-                unit = lot_price[lot] * (1 - kappa[lot_sec[lot]])
-                add = min(room_sh, math.ceil(short / unit / quantum) * quantum)
-                if gain_ps[lot] > 0:
-                    for r, per_share in ((gain_room, gain_ps), (tax_room, tax_ps)):
-                        if r is None:
-                            continue
-                        left = r - float(np.dot(per_share, sell))
-                        add = min(
-                            add, math.floor(max(left, 0) / per_share[lot] / quantum) * quantum
-                        )
-                if add <= 0:
-                    continue
-                sell[lot] += add
-                if sell[lot] >= q[lot] - SHARE_TOL * quantum:
-                    sell[lot] = q[lot]
-                short -= add * unit
-                changed = True
-        # (c) turnover (soft): reduce buys, largest $ first; this only raises cash.
-        if turnover_cap is not None:
-            over = float(np.sum(sell * lot_price) + np.sum(buy_sh * price)) - turnover_cap
-            if over > 0:
-                for i in np.lexsort((np.arange(n), -(buy_sh * price))).tolist():
-                    if over <= 0:
-                        break
-                    if buy_sh[i] <= 0:
-                        continue
-                    cut = min(buy_sh[i], math.ceil(over / price[i] / quantum) * quantum)
-                    buy_sh[i] -= cut
-                    over -= cut * price[i]
-                    changed = True
-        sell, buy_sh = min_trades(sell, buy_sh)
-        buy_sh = exclusive(sell, buy_sh)
-        if not changed:
-            break
-    # Final check of every hard constraint.
-    if cash_of(sell, buy_sh) < cash_need:
-        failure = "cash requirement"
-    for name, room, per_share in (
-        ("gain budget", gain_room, gain_ps),
-        ("tax budget", tax_room, tax_ps),
-    ):
-        if room is not None and float(np.dot(per_share, sell)) > room + 1e-6 * max(1.0, abs(room)):
-            failure = failure or name
-    return RoundedTrades(sell_shares=sell, buy_shares=buy_sh, failure=failure)

@@ -1,4 +1,4 @@
-"""Problem -> the structured QP solved by the engine's own interior-point method (``ipm.py``).
+"""Problem -> the structured QP solved by the engine's own interior-point method (``ipm/``).
 
 docs/optimizer.md section 7 describes the form. In short, every variable is a weight (a
 fraction of B) and belongs to one security: a lot sale v_l = m_l x_l in [0, m_l] or a buy
@@ -26,7 +26,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from optimizer.build import RUNGS, Prepared, factor_root
+from optimizer.rules import RUNGS, Prepared, factor_root
 from optimizer.types import BoolArray, FloatArray, IntArray
 
 PENALTY: dict[str, float] = {

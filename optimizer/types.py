@@ -389,7 +389,12 @@ class Reason:
     ``kind``: ``"sell_lot"`` / ``"buy"`` / ``"sell"`` (security level). ``rule`` names the
     decisive rule or goal: ``harvest_loss``, ``reduce_drift``, ``raise_cash``,
     ``invest_cash``, ``max_weight``, ``min_weight``, ``substitute_wash_sale``,
-    ``substitute_restricted``, ``substitute_preference``. Money fields in $ (0 where not
+    ``substitute_restricted``, ``substitute_preference``, and where no single rule explains a
+    trade ``reduce_tracking_error`` (factor risk), ``lower_objective``, ``fund_buys`` or
+    ``meet_bounds``, ``continuous_optimum``. Each
+    rule is true of the trade's numbers: ``reduce_drift`` closes its unit's drift,
+    ``harvest_loss`` nets a realized loss, ``raise_cash`` is a sale while cash is short of the
+    requirement (docs/optimizer.md section 8). Money fields in $ (0 where not
     applicable); ``drift_closed`` in weight units (reduction of |active weight| of the
     security's drift unit).
     """
@@ -407,6 +412,12 @@ class Reason:
     cost: float = 0.0
     window_end: dt.date | None = None
     instead_of: str = ""
+    te_reduced: float = field(default=0.0, metadata={"json_omit_default": True})
+    """Annual TE (decimal) the trade removes: TE of the trade list without it minus TE with it
+    (security-level reasons; 0 for lot sales). Omitted from JSON when 0."""
+    objective_reduced: float = field(default=0.0, metadata={"json_omit_default": True})
+    """Objective (weight units) the trade lowers against the list without it (risk + tax +
+    cost + preference; security-level reasons). Omitted from JSON when 0."""
 
 
 @dataclass(frozen=True)
@@ -438,8 +449,8 @@ class Diagnostics:
     """Status of each solve in order, in Clarabel's names (``Solved``, ``PrimalInfeasible``,
     ...; a PIQP status is mapped to the same names)."""
     relaxed: tuple[str, ...]
-    """Soft-constraint rungs relaxed (subset of turnover, budgets, weights, tracking_error, in
-    that order): exceeded (interior-point backend) or dropped (PIQP / Clarabel ladder)."""
+    """Soft-constraint rungs the proposed trades exceed (subset of turnover, budgets, weights,
+    tracking_error, in that order); the rungs of ``relaxed_by``."""
     binding: tuple[str, ...]
     """Constraints active at the continuous optimum of the final solve (names as in docs)."""
     n_variables: int
@@ -460,9 +471,10 @@ class Diagnostics:
     method, C extension), ``"ipm-numpy"`` (the same without the extension), ``"piqp"``,
     ``"clarabel"``."""
     relaxed_by: tuple[tuple[str, float], ...] = ()
-    """(constraint, excess) of every soft constraint the interior-point backend had to exceed:
-    weight units (turnover, budgets as realized gain or tax / B, weights, cash max) or annual
-    TE (``tracking_error``). Empty when nothing was relaxed or the ladder dropped rungs."""
+    """(constraint, excess) of every soft constraint the proposed (rounded) trades exceed by
+    more than 1e-8, measured at the trades whatever the backend: weight units (turnover,
+    budgets as realized gain or tax / B, weights, cash max) or annual TE
+    (``tracking_error``). Empty exactly when the status is ``optimal``."""
     timings: tuple[tuple[str, float], ...] = ()
     """(phase, seconds): build, solve, repair, total. Not deterministic; excluded from the
     deterministic JSON form."""

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import pytest
 
-from optimizer.backtest.checker import check_log
+from optimizer_lab.backtest.checker import check_log
 
 
 def o(s: str) -> int:
@@ -184,7 +184,7 @@ def test_checker_agrees_with_the_tax_engine_on_a_mixed_sequence() -> None:
     with backward and forward matches, partial lots and carried lots sold again."""
     import numpy as np
 
-    from optimizer.backtest.taxes import Ledger
+    from optimizer_lab.backtest.taxes import Ledger
 
     lg = Ledger(("AAA", "BBB"), np.array([0, 0]), cost_rate=0.0002)
     lg.cash = 1e6
@@ -202,3 +202,34 @@ def test_checker_agrees_with_the_tax_engine_on_a_mixed_sequence() -> None:
     assert rep.expected_disallowed > 0.0
     assert (rep.violations, rep.over_disallowed) == (0, 0)
     assert (rep.basis_mismatches, rep.holding_mismatches, rep.unknown_lots) == (0, 0, 0)
+
+
+def test_a_wash_sale_booked_correctly_is_still_counted_as_a_wash_sale() -> None:
+    # Issue 17, defect 8: the engine arm booked its wash sales, so the report said 0
+    # violations; the checker now counts the wash sales themselves.
+    log = [
+        buy(1, "2020-01-02", "AAA", "L1", 10, 100.0),
+        buy(2, "2020-03-01", "AAA", "L2", 10, 80.0),
+        sell(3, "2020-03-10", "AAA", "L1", 10, 80.0, 1000.0, "2020-01-02", disallowed=200.0),
+        sell(4, "2020-06-01", "AAA", "L2", 5, 90.0, 400.0, "2020-03-01"),
+    ]
+    rep = check_log(log, {})
+    assert rep.violations == 0
+    assert rep.wash_sales == 1
+    assert rep.wash_sale_loss == pytest.approx(200.0)
+
+
+def test_a_wash_sale_whose_replacement_is_sold_the_same_day_is_not_deferred() -> None:
+    # Two recent purchases sold together at a loss (an optimizer-arm bundle sold whole): the
+    # first sale is a wash sale in law, but its disallowed loss moves into a lot sold that same
+    # day. Sold in part, the loss stays deferred in the purchase still held.
+    whole = [
+        buy(1, "2020-03-01", "AAA", "L1", 10, 100.0),
+        buy(2, "2020-03-02", "AAA", "L2", 10, 100.0),
+        sell(3, "2020-03-10", "AAA", "L1", 10, 80.0, 1000.0, "2020-03-01", disallowed=200.0),
+        sell(4, "2020-03-10", "AAA", "L2", 10, 80.0, 1200.0, "2020-02-22"),
+    ]
+    rep = check_log(whole, {})
+    assert rep.wash_sales == 1 and rep.wash_sales_deferred == 0
+    rep = check_log(whole[:3], {})
+    assert rep.wash_sales == 1 and rep.wash_sales_deferred == 1

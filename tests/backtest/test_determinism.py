@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from optimizer.backtest.report import write_report
-from optimizer.backtest.runner import RunConfig, run_backtest
+from optimizer_lab.backtest.report import write_report
+from optimizer_lab.backtest.runner import RunConfig, run_backtest
 
 TIMING_KEYS = {"wall_s", "solve_ms_p50", "solve_ms_max"}
 

@@ -10,16 +10,16 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from optimizer.backtest import checker
-from optimizer.backtest.arms.optimizer_arm import (
+from optimizer_lab.backtest import checker
+from optimizer_lab.backtest.arms.optimizer_arm import (
     TE_BAND,
     OptimizerArm,
     find_bundles,
     marginal_rates,
     te_cap_today,
 )
-from optimizer.backtest.prices import MarketData, Vintage, build_market_data
-from optimizer.backtest.sim import Sim
+from optimizer_lab.backtest.prices import MarketData, Vintage, build_market_data
+from optimizer_lab.backtest.sim import Sim
 
 C = 0.0002
 DAYS = 45

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from optimizer.backtest.prices import (
+from optimizer_lab.backtest.prices import (
     bench_returns,
     bench_weights,
     derive_dividends,

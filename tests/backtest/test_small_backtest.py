@@ -19,10 +19,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from optimizer.backtest.arms.rules import BuyHold, LoserRebuy
-from optimizer.backtest.metrics import vintage_metrics
-from optimizer.backtest.prices import Vintage, bench_returns, build_market_data
-from optimizer.backtest.sim import Sim
+from optimizer_lab.backtest.arms.rules import BuyHold, LoserRebuy
+from optimizer_lab.backtest.metrics import vintage_metrics
+from optimizer_lab.backtest.prices import Vintage, bench_returns, build_market_data
+from optimizer_lab.backtest.sim import Sim
 
 C = 0.0002
 ST, DIV = 0.408, 0.238

@@ -7,7 +7,14 @@ import datetime as dt
 import numpy as np
 import pytest
 
-from optimizer.backtest.taxes import ACTUAL_RATES, CBL_RATES, Carry, Ledger, is_long_term, year_tax
+from optimizer_lab.backtest.taxes import (
+    ACTUAL_RATES,
+    CBL_RATES,
+    Carry,
+    Ledger,
+    is_long_term,
+    year_tax,
+)
 
 
 def o(s: str) -> int:

@@ -40,9 +40,10 @@ def test_backends_are_recorded_and_statuses_agree(seed: int) -> None:
     assert set(forced.diagnostics.solver_backends) <= {"clarabel"}
     assert set(ladder.diagnostics.solver_backends) <= {"piqp", "clarabel"}
     if sol.status not in (Status.INFEASIBLE,):
-        # One interior-point solve, plus one re-solve when directions had to be fixed.
+        # One interior-point solve, plus one re-solve when directions had to be fixed (and
+        # one more trying the other direction of a loss-harvest conflict).
         assert set(diag.solver_backends) == {"ipm"}
-        assert diag.solves in (1, 2)
+        assert diag.solves in (1, 2, 3)
     if p.settings.te_max is None:
         assert ladder.diagnostics.solver_backends[:1] in ((), ("piqp",))
     else:  # the TE cap is a second-order cone: Clarabel until a rung drops it

@@ -15,11 +15,11 @@ import pytest
 
 from optimizer import Problem, Settings, Status, solve, solve_continuous
 from optimizer import ipm as ipm_module
-from optimizer.build import prepare
 from optimizer.ipm import IpmResult, solve_structured
 from optimizer.objective import terms_at
-from optimizer.reference import reference_solve
+from optimizer.rules import prepare
 from optimizer.structured import StructuredQP, build_structured, restrict
+from optimizer_lab.reference import reference_solve
 from tests.optimizer.factories import random_problem as random_account
 from tests.optimizer.factories import tiny
 from tests.optimizer_reference.random_problems import KINDS, random_problem
@@ -292,7 +292,7 @@ def test_a_hard_account_nets_its_conflicts_instead_of_re_solving(seed: int) -> N
     # and sold and no loss sale sits beside a buy of its wash-sale class.
     p = random_account(seed)
     usual = solve(p)
-    assert usual.diagnostics.solves == 2 and usual.diagnostics.direction_fixes > 0
+    assert usual.diagnostics.solves in (2, 3) and usual.diagnostics.direction_fixes > 0
     capped = solve(
         dataclasses.replace(p, settings=dataclasses.replace(p.settings, resolve_max_iterations=0))
     )

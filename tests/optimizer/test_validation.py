@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
+import json
 import re
 from collections.abc import Callable
 
@@ -17,9 +19,11 @@ from optimizer import (
     RiskModel,
     Settings,
     Side,
+    TaxRates,
     solve,
     solve_continuous,
 )
+from optimizer.jsonio import problem_from_json, problem_to_dict
 from tests.optimizer.factories import AS_OF, lots_of, tiny
 
 
@@ -146,7 +150,73 @@ CASES: dict[str, tuple[Callable[[Problem], Problem], str]] = {
         lambda p: dataclasses.replace(p, settings=Settings(qp_backend="osqp")),
         "qp_backend is one of 'auto', 'ipm', 'piqp', 'clarabel'",
     ),
+    # Issue 17, defect 6: each of these was accepted silently before.
+    "non-PSD factor covariance": (
+        lambda p: dataclasses.replace(
+            p,
+            risk_model=RiskModel(
+                np.array([[1.0, 0.0], [0.0, 1.0], [1.0, 1.0]]),
+                np.array([[0.04, 0.05], [0.05, 0.04]]),
+                np.full(3, 0.01),
+            ),
+        ),
+        "factor_cov PSD",
+    ),
+    "targets summing to 1.5": (
+        lambda p: dataclasses.replace(p, targets=np.array([0.5, 0.5, 0.5])),
+        "targets sum to at most 1 (got 1.5)",
+    ),
+    "negative tax rate": (
+        lambda p: dataclasses.replace(p, tax_rates=TaxRates(-0.1, 0.2)),
+        "tax_rates.short_term in [0, 1]",
+    ),
+    "tax rate above 1": (
+        lambda p: dataclasses.replace(p, tax_rates=TaxRates(0.37, 1.2)),
+        "tax_rates.long_term in [0, 1]",
+    ),
+    "negative turnover cap": (
+        lambda p: dataclasses.replace(p, settings=Settings(turnover_max=-0.05)),
+        "settings.turnover_max >= 0",
+    ),
+    "boolean lot security index": (
+        lambda p: _lots(p, security=np.array([False, True])),
+        "lots.security dtype integer",
+    ),
+    "fractional lot security index": (
+        lambda p: _lots(p, security=np.array([0.0, 1.5])),
+        "lots.security dtype integer",
+    ),
+    "acquired after as-of": (
+        lambda p: _lots(
+            p, acquired=np.array(["2017-01-03", str(AS_OF + dt.timedelta(days=1))], "datetime64[D]")
+        ),
+        "lots.acquired on or before as_of",
+    ),
+    "negative share decimals": (
+        lambda p: dataclasses.replace(
+            p, settings=Settings(fractional_shares=True, share_decimals=-2)
+        ),
+        "settings.share_decimals integer in 0..12",
+    ),
 }
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("security", [0, 1.5], "Problem.lots: Lots.security: expected integers, got 1.5"),
+        ("security", [0, True], "Problem.lots: Lots.security: expected integers, got True"),
+        ("lot_id", [1, 2.0], "Problem.lots: Lots.lot_id: expected integers, got 2.0"),
+    ],
+)
+def test_json_rejects_a_non_integer_index_naming_the_field(
+    field: str, value: list[object], message: str
+) -> None:
+    # Issue 17, defect 6: numpy truncated 1.5 to 1 and read true as 1, silently.
+    payload = problem_to_dict(_good())
+    payload["lots"][field] = value
+    with pytest.raises(ValueError, match=re.escape(message)):
+        problem_from_json(json.dumps(payload))
 
 
 @pytest.mark.parametrize("case", sorted(CASES))

@@ -201,3 +201,16 @@ def test_engine_harvests_the_lot_its_own_purchase_created() -> None:
     assert 2 not in {s.lot_id for s in result.lot_sales}
     assert any(b.security == 0 and b.what == "loss_sale" for b in result.blocked)
     assert not any(b.security == 0 and b.what == "loss_sale" for b in solve(problem).blocked)
+
+
+def test_the_own_purchase_lot_is_harvested_beside_an_older_loss_lot() -> None:
+    # Issue 17, defect 5: docs section 3 frees lot 2 (its own purchase is the only in-window
+    # buy) whatever other loss lots A has; the engine used to free it only when it was A's only
+    # loss lot. Lot 1 (old, $50 loss) stays blocked: lot 2's purchase is its replacement.
+    lots = [(0, 10, 150.0, "2018-01-02"), (0, 10, 120.0, RECENT), (1, 10, 100.0, "2018-01-02")]
+    problem = _own(
+        lots, (RecentTrade(0, _days_ago(10), Side.BUY, lot_id=2),), targets=[0.0, 0.6, 0.0]
+    )
+    sold = {s.lot_id: s.realized_gain for s in solve(problem).lot_sales}
+    assert sold.get(2) == pytest.approx(-20.0)
+    assert 1 not in sold

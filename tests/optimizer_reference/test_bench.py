@@ -19,6 +19,9 @@ KEYS = (
     "cvxpy_median_ms",
     "max_rel_objective_diff",
     "peak_rss_mb",
+    "worst_repair_objective_change",
+    "false_reasons",
+    "dust_sales",
 )
 
 
@@ -48,6 +51,8 @@ def test_bench_json_has_every_case_and_objectives_agree() -> None:
         assert case["n_compared"] >= 1
         assert case["max_rel_objective_diff"] < 1e-6
         assert case["status_disagreements"] == []
+        assert case["false_reasons"] == 0 and case["dust_sales"] == 0  # issue 17
+        assert case["worst_repair_objective_change"] >= -1e-7
     assert report["cases"]["di_4000"]["n_factors"] == 40
     assert report["cases"]["di_1500"]["n_factors"] == 20
     assert report["cases"]["di_4000"]["mean_lots"] > 2 * report["cases"]["di_1500"]["mean_lots"]

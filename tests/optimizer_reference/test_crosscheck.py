@@ -1,4 +1,5 @@
-"""The engine against the independent cvxpy statement of docs/optimizer.md (optimizer.reference).
+"""The engine against the independent cvxpy statement of docs/optimizer.md (the lab's
+``optimizer_lab.reference``).
 
 For seeded random problems of every kind: the engine's continuous optimum
 (``solve_continuous``) must reach the reference objective within 1e-6 relative and satisfy every
@@ -17,7 +18,7 @@ import numpy as np
 import pytest
 
 from optimizer import Problem, Side, Solution, Status, solve, solve_continuous
-from optimizer.reference import (
+from optimizer_lab.reference import (
     ReferenceResult,
     constraint_violations,
     objective_terms,
@@ -80,10 +81,18 @@ def test_full_pipeline_keeps_hard_constraints(kind: str, seed: int) -> None:
     problem, ref = _case(kind, seed)
     sol = solve(problem)
     assert sol.status in (Status.OPTIMAL, Status.RELAXED), sol.diagnostics.message
-    # Every constraint of the reference problem is present, so only a solver failure could
-    # force a relaxation: the reference solved it, so the engine must not relax.
-    assert sol.status == Status.OPTIMAL, f"relaxed {sol.diagnostics.relaxed}"
     x, b = _rounded_point(problem, sol)
+
+    # The reference solved the problem, so the continuous solve needs no relaxation; the
+    # rounded trades may still miss a soft cap by a share's worth, and then (issue 17, defect
+    # 2) say so: status relaxed with exactly the rungs the independent checker finds broken.
+    def missed(tol: float) -> set[str]:
+        found = constraint_violations(problem, x, b, tol=tol)
+        return {v.split(":")[0] for v in found if not v.startswith("hard:")}
+
+    relaxed = set(sol.diagnostics.relaxed)
+    assert missed(1e-7) <= relaxed <= missed(1e-9), sol.diagnostics.relaxed_by
+    assert (sol.status == Status.OPTIMAL) == (not sol.diagnostics.relaxed)
     assert constraint_violations(problem, x, b, tol=1e-9, hard_only=True) == []
     if not problem.settings.fractional_shares:
         # Whole shares, except that a whole lot holding a fraction may be sold entirely.
@@ -137,7 +146,7 @@ def test_generated_caps_actually_bind(kind: str) -> None:
     [("model", 163), ("model", 864), ("model", 0), ("di_1500", 0)],
 )
 def test_real_data_accounts_match_reference(case: str, account: int) -> None:
-    from optimizer.bench.cases import make_account
+    from optimizer_lab.bench.cases import make_account
 
     problem = make_account(case, account)
     ref = reference_solve(problem)

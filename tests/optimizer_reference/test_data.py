@@ -8,7 +8,7 @@ import time
 
 import numpy as np
 
-from optimizer import data
+from optimizer_lab import data
 
 
 def test_closes_shape_and_dates() -> None:

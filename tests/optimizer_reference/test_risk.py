@@ -7,8 +7,8 @@ import dataclasses
 import numpy as np
 import pytest
 
-from optimizer import data, risk
-from optimizer.data import PriceTable
+from optimizer_lab import data, risk
+from optimizer_lab.data import PriceTable
 
 AS_OF = "2017-06-30"
 

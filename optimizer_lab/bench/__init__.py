@@ -1,11 +1,11 @@
 """``python -m optimizer bench [--quick] [--json]``: the engine against cvxpy on real-data accounts.
 
-Each case (``model``, ``di_1500``, ``di_4000``; see ``optimizer.bench.cases`` and
-docs/benchmarks.md) runs in a fresh subprocess (``python -m optimizer.bench --worker CASE``)
+Each case (``model``, ``di_1500``, ``di_4000``; see ``optimizer_lab.bench.cases`` and
+docs/benchmarks.md) runs in a fresh subprocess (``python -m optimizer_lab.bench --worker CASE``)
 with BLAS/OpenMP threads set to 1 in its environment before numpy loads and the process pinned
 to one CPU, so the timings are single-core and the peak RSS is per case. In that process every
 account is solved by ``optimizer.solve`` (timed), then by the cvxpy reference
-(``optimizer.reference``, timed) and the objectives compared.
+(``optimizer_lab.reference``, timed) and the objectives compared.
 
 Output: a table; with ``--json`` the last line printed is one JSON object
 ``{"cases": {"model": {...}, "di_1500": {...}, "di_4000": {...}}}``.
@@ -22,7 +22,7 @@ import sys
 import time
 from typing import Any
 
-from optimizer.bench.cases import CASE_NAMES, CASES
+from optimizer_lab.bench.cases import CASE_NAMES, CASES
 
 _THREAD_ENV = {
     "OMP_NUM_THREADS": "1",
@@ -50,7 +50,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _worker(case: str, accounts: int, cpu: int | None, reference: bool) -> int:
-    from optimizer.bench.runner import pin_to_cpu, run_case
+    from optimizer_lab.bench.runner import pin_to_cpu, run_case
 
     pinned = pin_to_cpu(cpu)
     result = run_case(case, accounts, reference=reference)
@@ -61,7 +61,8 @@ def _worker(case: str, accounts: int, cpu: int | None, reference: bool) -> int:
 
 
 def _run_in_subprocess(case: str, accounts: int, args: argparse.Namespace) -> dict[str, Any]:
-    cmd = [sys.executable, "-m", "optimizer.bench", "--worker", case, "--accounts", str(accounts)]
+    cmd = [sys.executable, "-m", "optimizer_lab.bench", "--worker", case]
+    cmd += ["--accounts", str(accounts)]
     if args.cpu is not None:
         cmd += ["--cpu", str(args.cpu)]
     if args.no_reference:
@@ -99,6 +100,9 @@ def format_table(results: dict[str, dict[str, Any]]) -> str:
         ("cvxpy median ms", "cvxpy_median_ms"),
         ("cvxpy/engine", "cvxpy_over_engine"),
         ("max rel obj diff", "max_rel_objective_diff"),
+        ("worst repair change", "worst_repair_objective_change"),
+        ("false reasons", "false_reasons"),
+        ("dust sales", "dust_sales"),
         ("peak RSS MB", "peak_rss_mb"),
     ]
     lines = ["| " + " | ".join(c for c, _ in cols) + " |", "|" + "---|" * len(cols)]

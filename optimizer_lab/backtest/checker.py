@@ -17,6 +17,10 @@ Counted per arm:
 * ``basis_mismatches`` / ``holding_mismatches``: sales whose booked basis or holding-period
   start differs from the one the checker derives (basis and holding-period carry-over).
 * ``over_disallowed``: loss sales where the arm disallowed more than the rule requires.
+* ``wash_sales``: loss sales that ARE wash sales (the rule disallows some of their loss, shares
+  matched share for share to a purchase of the group within 30 days), whether or not the arm
+  booked them correctly; ``wash_sale_loss`` is the $ of loss the rule disallows on them. An arm
+  that books every wash sale has 0 violations but may still create wash sales (issue 17).
 """
 
 from __future__ import annotations
@@ -59,6 +63,8 @@ class Block:
     bought: int
     buy_seq: int
     replacement: bool = False
+    closed_day: int = -1
+    """Day its last share was sold (-1 while held)."""
 
 
 @dataclass
@@ -79,10 +85,19 @@ class CheckReport:
     expected_disallowed: float = 0.0
     booked_disallowed: float = 0.0
     over_disallowed: int = 0
+    wash_sales: int = 0
+    wash_sale_loss: float = 0.0
+    wash_sales_deferred: int = 0
+    """Wash sales whose disallowed loss is still deferred at the end of the sale's day: a
+    replacement bought later, or a held replacement not sold out the same day. The others
+    (every replacement sold the same day, e.g. a bundle of recent purchases sold whole) are
+    wash sales in law with no economic effect: the loss moved into a lot sold that day."""
     basis_mismatches: int = 0
     holding_mismatches: int = 0
     unknown_lots: int = 0
     details: list[str] = field(default_factory=list)
+    wash_details: list[str] = field(default_factory=list)
+    """The first ``max_details`` wash sales: the sale and the purchases that replaced it."""
 
 
 def _one_year_later(day: int) -> int:
@@ -155,6 +170,7 @@ def check_log(
     def close(a: float, b: float) -> bool:
         return abs(a - b) <= money_tol + 1e-6 * max(abs(a), abs(b))
 
+    pending: list[tuple[int, list[Block], bool]] = []
     for ln in lines:
         if ln.kind == "R":
             for b in by_group.get(grp(ln.ticker), []):
@@ -189,6 +205,7 @@ def check_log(
         if b.shares < TINY:
             b.shares = 0.0
             b.basis = 0.0
+            b.closed_day = ln.day
         if not close(basis, ln.basis):
             rep.basis_mismatches += 1
             if len(rep.details) < max_details:
@@ -222,6 +239,9 @@ def check_log(
             key=lambda x: (x.bought, x.buy_seq),
         )
         matched = 0.0
+        replaced_by: list[str] = []
+        held_targets: list[Block] = []
+        later = False
         for x in held_cands:
             if need <= TINY:
                 break
@@ -231,6 +251,8 @@ def check_log(
             mark(target, take, loss_ps, held_days)
             need -= take
             matched += take
+            replaced_by.append(f"held {x.label} bought {dt.date.fromordinal(x.bought)}")
+            held_targets.append(target)
         # replacement shares bought later, within 30 days after
         for fb in future_buys.get(g, []):
             if need <= TINY:
@@ -247,7 +269,19 @@ def check_log(
             claims.setdefault(fb.lot, []).append(Claim(take, loss_ps, held_days))
             need -= take
             matched += take
+            replaced_by.append(f"later {fb.lot} bought {dt.date.fromordinal(fb.day)}")
+            later = True
         law = matched * loss_ps
+        if matched > TINY and law > money_tol:
+            rep.wash_sales += 1
+            rep.wash_sale_loss += law
+            pending.append((ln.day, held_targets, later))
+            if len(rep.wash_details) < max_details:
+                rep.wash_details.append(
+                    f"seq {ln.seq} {ln.ticker} {ln.lot} {ln.shares:g} sh on "
+                    f"{dt.date.fromordinal(ln.day)}: ${law:,.2f} replaced by "
+                    + ", ".join(replaced_by)
+                )
         rep.expected_disallowed += law
         rep.booked_disallowed += ln.disallowed
         if law > ln.disallowed and not close(law, ln.disallowed):
@@ -260,4 +294,7 @@ def check_log(
                 )
         elif ln.disallowed > law and not close(law, ln.disallowed):
             rep.over_disallowed += 1
+    for day, targets, later in pending:
+        if later or any(t.closed_day != day for t in targets):
+            rep.wash_sales_deferred += 1
     return rep

@@ -1,6 +1,6 @@
 """Market data as the backtest sees it: prices, derived dividends, universe and benchmark.
 
-Built once per process from :mod:`optimizer.data` (the one loader of ``data/sp500/``).
+Built once per process from :mod:`optimizer_lab.data` (the one loader of ``data/sp500/``).
 
 * ``close``: split-adjusted closes (T, n) $/share, NaN = no quote; ``last``: the same carried
   forward (valuation of a name on a day without a quote).
@@ -30,7 +30,7 @@ from functools import lru_cache
 import numpy as np
 import numpy.typing as npt
 
-from optimizer import data
+from optimizer_lab import data
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
@@ -138,7 +138,7 @@ class MarketData:
         return int(np.searchsorted(self.dates, np.datetime64(iso, "D")))
 
     def adj_table(self) -> data.PriceTable:
-        """The (UA-fixed) dividend-adjusted closes as a PriceTable, for ``optimizer.risk``."""
+        """The (UA-fixed) dividend-adjusted closes as a PriceTable, for ``optimizer_lab.risk``."""
         return data.PriceTable(dates=self.dates, tickers=self.tickers, closes=self.adj)
 
     def group_map(self) -> dict[str, str]:
@@ -202,7 +202,7 @@ def build_market_data(
 
 @lru_cache(maxsize=1)
 def load_market_data() -> MarketData:
-    """The real S&P 500 data via :mod:`optimizer.data` (cached per process)."""
+    """The real S&P 500 data via :mod:`optimizer_lab.data` (cached per process)."""
     px = data.load_closes(adjusted=False)
     ad = data.load_closes(adjusted=True)
     if px.tickers != ad.tickers or not np.array_equal(px.dates, ad.dates):

@@ -5,8 +5,8 @@
 
 from __future__ import annotations
 
-from optimizer.backtest.arms.rules import BuyHold, LoserRebuy, Naive
-from optimizer.backtest.sim import Arm
+from optimizer_lab.backtest.arms.rules import BuyHold, LoserRebuy, Naive
+from optimizer_lab.backtest.sim import Arm
 
 ALL_ARMS: tuple[str, ...] = (
     "buy_hold",
@@ -39,7 +39,7 @@ def make_arm(key: str) -> Arm:
     if key == "naive_daily":
         return Naive(key, daily=True)
     if key.startswith("opt_"):
-        from optimizer.backtest.arms.optimizer_arm import OptimizerArm
+        from optimizer_lab.backtest.arms.optimizer_arm import OptimizerArm
 
         daily = key.startswith("opt_daily")
         te = int(key[-3:]) / 10000.0

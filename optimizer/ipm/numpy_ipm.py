@@ -25,7 +25,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from optimizer.ipm import IPM_SETTINGS, IpmResult
+from optimizer.ipm.result import IPM_SETTINGS, IpmResult
 from optimizer.structured import StructuredQP
 from optimizer.types import BoolArray, FloatArray, IntArray
 

@@ -17,15 +17,15 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from optimizer.backtest.arms import ALL_ARMS, QUICK_ARMS, make_arm
-from optimizer.backtest.prices import (
+from optimizer_lab.backtest.arms import ALL_ARMS, QUICK_ARMS, make_arm
+from optimizer_lab.backtest.prices import (
     MarketData,
     Vintage,
     bench_returns,
     load_market_data,
     make_vintage,
 )
-from optimizer.backtest.sim import ArmRun, Sim
+from optimizer_lab.backtest.sim import ArmRun, Sim
 
 FloatArray = npt.NDArray[np.float64]
 

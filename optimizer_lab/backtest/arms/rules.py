@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import numpy.typing as npt
 
-from optimizer.backtest.sim import COST_RATE, Sim
-from optimizer.backtest.taxes import SHARE_EPS, is_long_term
+from optimizer_lab.backtest.sim import COST_RATE, Sim
+from optimizer_lab.backtest.taxes import SHARE_EPS, is_long_term
 
 FloatArray = npt.NDArray[np.float64]
 

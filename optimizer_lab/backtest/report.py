@@ -16,8 +16,8 @@ from typing import Any
 
 import numpy as np
 
-from optimizer.backtest.metrics import CASES, PRIMARY, ArmVintageMetrics, vintage_metrics
-from optimizer.backtest.runner import RunResult, arms_of
+from optimizer_lab.backtest.metrics import CASES, PRIMARY, ArmVintageMetrics, vintage_metrics
+from optimizer_lab.backtest.runner import RunResult, arms_of
 
 PUBLISHED_SP500_TR = {2015: 1.38, 2016: 11.96, 2017: 21.83, 2018: -4.38, 2019: 31.49}
 """S&P 500 total return by calendar year, % (S&P Dow Jones Indices)."""
@@ -95,6 +95,8 @@ def arm_json(s: Summary, arm: str, case: str) -> dict[str, Any]:
         "turnover_pct_yr": _stat([x.turnover_pct for x in m]).mean,
         "trades": _stat([float(x.trades) for x in m]).mean,
         "checker_violations": int(sum(x.violations for x in m)),
+        "wash_sales": int(sum(x.wash_sales for x in m)),
+        "wash_sales_deferred": int(sum(x.wash_sales_deferred for x in m)),
         "solve_ms_p50": _pct(s.solve_ms[arm], 50),
         "solve_ms_max": max(s.solve_ms[arm]) if s.solve_ms[arm] else 0.0,
     }
@@ -113,7 +115,7 @@ def summary_json(s: Summary, wall_s: float) -> dict[str, Any]:
 def _benchmark_years(result: RunResult) -> dict[int, float]:
     """Calendar-year total return (%) of the benchmark of the earliest vintage."""
     v = result.vintages[0]
-    from optimizer.backtest.prices import load_market_data
+    from optimizer_lab.backtest.prices import load_market_data
 
     md = load_market_data()
     r = result.bench[v.label]
@@ -283,9 +285,9 @@ def write_report(result: RunResult, out: Path, command: str) -> dict[str, Any]:
         "| arm | post-liq alpha %/yr | of which tax (alpha - active) | pre-liq alpha %/yr | "
         "character | deferral | "
         "net losses harvested % | TE daily %/yr | TE monthly %/yr | active return %/yr | "
-        "turnover %/yr | trades | disallowed $ | checker violations |"
+        "turnover %/yr | trades | disallowed $ | checker violations | wash sales (deferred) |"
     )
-    L.append("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+    L.append("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     for a in s.arms:
         m = s.per[a]
         L.append(
@@ -301,7 +303,8 @@ def write_report(result: RunResult, out: Path, command: str) -> dict[str, Any]:
             f"| {_stat([x.turnover_pct for x in m]).fmt(0)} "
             f"| {_stat([float(x.trades) for x in m]).mean:.0f} "
             f"| {_stat([x.disallowed for x in m]).mean:.0f} "
-            f"| {sum(x.violations for x in m)} |"
+            f"| {sum(x.violations for x in m)} "
+            f"| {sum(x.wash_sales for x in m)} ({sum(x.wash_sales_deferred for x in m)}) |"
         )
     L.append("")
     L.append(

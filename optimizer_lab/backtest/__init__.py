@@ -18,9 +18,9 @@ DEFAULT_OUT = Path(__file__).resolve().parents[2] / "docs" / "backtest"
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the backtest; ``argv`` excludes the ``backtest`` sub-command word."""
-    from optimizer.backtest.arms import ALL_ARMS
-    from optimizer.backtest.report import write_report
-    from optimizer.backtest.runner import full_config, quick_config, run_backtest
+    from optimizer_lab.backtest.arms import ALL_ARMS
+    from optimizer_lab.backtest.report import write_report
+    from optimizer_lab.backtest.runner import full_config, quick_config, run_backtest
 
     parser = argparse.ArgumentParser(prog="python -m optimizer backtest", description=__doc__)
     parser.add_argument("--quick", action="store_true", help="3 vintages, 6 arms (< 3 min)")

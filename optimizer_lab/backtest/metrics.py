@@ -29,8 +29,8 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from optimizer.backtest.sim import ArmRun
-from optimizer.backtest.taxes import ACTUAL_RATES, CBL_RATES, Carry, RateSet, year_tax
+from optimizer_lab.backtest.sim import ArmRun
+from optimizer_lab.backtest.taxes import ACTUAL_RATES, CBL_RATES, Carry, RateSet, year_tax
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -136,6 +136,10 @@ class ArmVintageMetrics:
     trades: int
     disallowed: float
     violations: int
+    wash_sales: int
+    """Loss sales that are wash sales (the checker's count, booked correctly or not)."""
+    wash_sales_deferred: int
+    """Those whose disallowed loss stays deferred past the day (``checker.CheckReport``)."""
     checker: dict[str, float]
 
 
@@ -215,7 +219,12 @@ def vintage_metrics(
         trades=run.trades,
         disallowed=disallowed,
         violations=c.violations,
+        wash_sales=c.wash_sales,
+        wash_sales_deferred=c.wash_sales_deferred,
         checker={
+            "wash_sales_deferred": float(c.wash_sales_deferred),
+            "wash_sales": float(c.wash_sales),
+            "wash_sale_loss": float(c.wash_sale_loss),
             "loss_sales": float(c.loss_sales),
             "violations": float(c.violations),
             "violation_loss": float(c.violation_loss),

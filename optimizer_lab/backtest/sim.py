@@ -24,9 +24,9 @@ from typing import Protocol
 import numpy as np
 import numpy.typing as npt
 
-from optimizer.backtest import checker
-from optimizer.backtest.prices import MarketData, Vintage, bench_weights
-from optimizer.backtest.taxes import ACTUAL_RATES, SHARE_EPS, WASH_DAYS, Carry, Ledger, year_tax
+from optimizer_lab.backtest import checker
+from optimizer_lab.backtest.prices import MarketData, Vintage, bench_weights
+from optimizer_lab.backtest.taxes import ACTUAL_RATES, SHARE_EPS, WASH_DAYS, Carry, Ledger, year_tax
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]

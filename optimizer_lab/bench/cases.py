@@ -24,7 +24,6 @@ from functools import lru_cache
 import numpy as np
 import numpy.typing as npt
 
-from optimizer import data, risk
 from optimizer.types import (
     EquivalenceGroup,
     GroupBound,
@@ -37,6 +36,7 @@ from optimizer.types import (
     Side,
     TaxRates,
 )
+from optimizer_lab import data, risk
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.intp]

@@ -152,7 +152,19 @@ def _fixings(problem: Problem, gain: FloatArray) -> tuple[BoolArray, BoolArray]:
     for j in range(lots.count):
         i = int(lots.security[j])
         restricted = bool(never_sell[i] or dnt[i] or mode == Mode.INVEST_CASH)
-        wash_sale = bool(gain[j] < 0.0 and _wash_class(problem, i) & bought)
+        cls = _wash_class(problem, i)
+        wash_sale = bool(gain[j] < 0.0 and cls & bought)
+        if wash_sale:
+            # A purchase is not its own replacement: every in-window buy of the class is this
+            # account's own purchase of this very lot (section 3).
+            buys = [r for r in in_window if r.side == Side.BUY and r.security in cls]
+            wash_sale = not all(
+                not r.household
+                and r.trade_date <= as_of
+                and r.lot_id == int(lots.lot_id[j])
+                and r.security == i
+                for r in buys
+            )
         sellable[j] = not (restricted or wash_sale)
     return sellable, buyable
 

@@ -37,8 +37,8 @@ import numpy as np
 import numpy.typing as npt
 import scipy.sparse as sp
 
-from optimizer.data import UNKNOWN_SECTOR, PriceTable
 from optimizer.types import RiskModel
+from optimizer_lab.data import UNKNOWN_SECTOR, PriceTable
 
 FloatArray = npt.NDArray[np.float64]
 
