@@ -218,3 +218,16 @@ def test_pages_read_from_the_end_show_the_same_rows(cast: Cast, client_for: Clie
     assert plain.num_pages == reversible.num_pages >= 6
     for number in range(1, plain.num_pages + 1):
         assert list(reversible.page(number)) == list(plain.page(number)), number
+
+
+@pytest.mark.django_db
+def test_the_schema_declares_id_bounds_and_error_answers(cast: Cast, client_for: ClientFor) -> None:
+    schema = client_for(cast.user(Role.ADVISOR)).get(reverse("api:schema"), {"format": "json"})
+    accounts = schema.json()["paths"]["/api/v1/accounts/"]["get"]
+    household = next(p for p in accounts["parameters"] if p["name"] == "household")
+    assert household["schema"]["type"] == "integer"
+    assert (household["schema"]["minimum"], household["schema"]["maximum"]) == (1, MAX_ID)
+    for code in ("200", "400", "401", "403", "404"):
+        assert code in accounts["responses"], code
+    detail = schema.json()["paths"]["/api/v1/accounts/{id}/"]["get"]
+    assert "404" in detail["responses"]
