@@ -13,6 +13,7 @@ February), i.e. held more than one year; otherwise (held one year or less) it is
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any, TypeVar
@@ -113,42 +114,43 @@ def household_list(*, user: AnyUser) -> QuerySet[Household]:
     return Household.objects.for_user(user).order_by("name", "pk")
 
 
-def page_value(queryset: QuerySet[_Row], ids: list[int], *, user: AnyUser) -> list[_Row]:
-    """The rows with ``ids`` (one page of a list) in the order of ``ids``, valued:
+def page_value(rows: Iterable[_Row], *, user: AnyUser) -> list[_Row]:
+    """One page of a list (rows already loaded, in their order), valued in place:
     ``securities_value`` and ``total_value`` (securities plus cash; None when not visible);
     households also get ``account_count`` and ``cash``.
 
     Accounts carry their value (``Account.securities_value``, kept by the lot and price writers);
     a page of households adds up its accounts in one grouped query, however long the list.
     """
-    model = queryset.model
+    page: list[Any] = list(rows)  # annotated below with figures the models do not declare
+    if not page:
+        return page
+    model = type(page[0])
     if model not in (Account, Household):
         raise TypeError(f"cannot value {model.__name__} rows")
-    by_pk: dict[int, Any] = {row.pk: row for row in queryset.filter(pk__in=ids)}
-    rows = [by_pk[pk] for pk in ids if pk in by_pk]
     visible = _can_view(user, Resource.POSITION)
     if model is Household:
         accounts_visible = _can_view(user, Resource.ACCOUNT)
         figures = {
-            row["household_id"]: row
-            for row in Account.objects.filter(household_id__in=list(by_pk))
+            found["household_id"]: found
+            for found in Account.objects.filter(household_id__in=[row.pk for row in page])
             .order_by()
             .values("household_id")
             .annotate(n=Count("pk"), cash=Sum("cash_balance"), value=Sum("securities_value"))
         }
-        for row in rows:
+        for row in page:
             found: Any = figures.get(row.pk, {})
             row.account_count = found.get("n", 0) if accounts_visible else None
             row.cash = (found.get("cash") or ZERO) if accounts_visible else None
             row.securities_value = (found.get("value") or ZERO) if visible else None
     elif not visible:
-        for row in rows:
+        for row in page:
             row.securities_value = None
-    for row in rows:
+    for row in page:
         cash = row.cash_balance if model is Account else row.cash
         value = row.securities_value
         row.total_value = None if value is None or cash is None else value + cash
-    return rows
+    return page
 
 
 def price_date_latest(*, user: AnyUser) -> dt.date | None:
@@ -222,11 +224,6 @@ def book_summary_get(*, user: AnyUser) -> BookSummary:
         prices_as_of=price_date_latest(user=user),
         registrations=registrations,
     )
-
-
-def account_count_by_registration(*, user: AnyUser) -> list[dict[str, Any]]:
-    """Count and cash of visible accounts per registration type, in a fixed order."""
-    return list(book_summary_get(user=user).registrations)
 
 
 # --- Holdings of one account -------------------------------------------------------------------

@@ -31,8 +31,7 @@ class ValuedListMixin:
         paginator, page, rows, is_paginated = super().paginate_queryset(  # type: ignore[misc]
             queryset, page_size
         )
-        ids = [row.pk for row in rows]
-        page.object_list = page_value(queryset, ids, user=self.request.user)
+        page.object_list = page_value(rows, user=self.request.user)
         return paginator, page, page.object_list, is_paginated
 
 
@@ -61,8 +60,7 @@ class HouseholdDetailView(FirmScopedMixin, DetailView):  # type: ignore[type-arg
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
         context = super().get_context_data(**kwargs)
         accounts = account_list(user=self.request.user, household_id=self.object.pk)
-        ids = list(accounts.values_list("pk", flat=True))
-        context["accounts"] = page_value(accounts, ids, user=self.request.user)
+        context["accounts"] = page_value(accounts, user=self.request.user)
         return context
 
 

@@ -49,8 +49,7 @@ def _largest_account_holdings(user: AnyUser, as_of: dt.date | None) -> Any:
 
 
 def _first_households(user: AnyUser, n: int = 10) -> list[Any]:
-    households = household_list(user=user)
-    return page_value(households, list(households.values_list("pk", flat=True)[:n]), user=user)
+    return page_value(household_list(user=user)[:n], user=user)
 
 
 def _home_advisor(user: AnyUser) -> dict[str, Any]:
