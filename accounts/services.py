@@ -10,24 +10,25 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import Counter, defaultdict
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from decimal import Decimal, InvalidOperation
 from typing import Any, NamedTuple
 
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import DecimalField, F, OuterRef, Subquery, Sum, Value
+from django.db.models import F, OuterRef, Subquery, Sum, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from accounts.models import Account, AccountFlag, AccountStatus, Position, TaxLot
+from accounts.selectors import VALUE_FIELD, cents
 from models_hub.models import Security
 from models_hub.services import security_last_close_refresh
 from rebalancer.audit import audit_record
 from rebalancer.authz import Actor, authorize
-from rebalancer.bulk import ids_reserve, rows_insert, rows_update
+from rebalancer.bulk import chunked, ids_reserve, rows_insert, rows_update
 from rebalancer.roles import Resource, Role
 
 QUANTITY_PLACES = 6
@@ -97,21 +98,8 @@ class LotsSyncCounts:
         return self.positions_created + self.positions_updated + self.positions_deleted
 
 
-_VALUE = DecimalField(max_digits=30, decimal_places=6)
-_CENT = Decimal("0.01")
-
-
-def _cents(value: Decimal) -> Decimal:
-    return value.quantize(_CENT, rounding=ROUND_HALF_UP)
-
-
 _LOT_FIELDS = ("account_id", "security_id", "position_id", "quantity", "cost_basis", "acquired_on")
 SYNC_BATCH = 2_000
-
-
-def _chunks(items: Sequence[Any], size: int = SYNC_BATCH) -> Iterator[Sequence[Any]]:
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
 
 
 def account_values_refresh(
@@ -147,7 +135,9 @@ def _account_values_refresh(
         .annotate(value=Sum(F("quantity") * F("security__last_close")))
         .values("value")
     )
-    value = Coalesce(Subquery(held, output_field=_VALUE), Value(Decimal("0")), output_field=_VALUE)
+    value = Coalesce(
+        Subquery(held, output_field=VALUE_FIELD), Value(Decimal("0")), output_field=VALUE_FIELD
+    )
     accounts = Account.objects.for_firm(firm_id)
     if security_ids is not None:
         holders = Position.objects.filter(firm_id=firm_id, security_id__in=sorted(security_ids))
@@ -155,7 +145,7 @@ def _account_values_refresh(
     if account_ids is None:
         return accounts.update(securities_value=value)
     updated = 0
-    for chunk in _chunks(sorted(account_ids)):
+    for chunk in chunked(sorted(account_ids)):
         updated += accounts.filter(pk__in=chunk).update(securities_value=value)
     return updated
 
@@ -224,7 +214,7 @@ def _lots_insert_new(*, firm_id: int, lots: Mapping[int, Sequence[LotInput]]) ->
     rows_update(
         model=Account,
         field="securities_value",
-        rows=((_cents(value), account_id) for account_id, value in sorted(values.items())),
+        rows=((cents(value), account_id) for account_id, value in sorted(values.items())),
     )
     ids = ids_reserve(model=Position, count=len(totals))
     position_of = {(a, s): pk for (a, s, _), pk in zip(totals, ids, strict=True)}
@@ -268,7 +258,7 @@ def _lots_merge(*, firm_id: int, lots: Mapping[int, Sequence[LotInput]]) -> Lots
     counts = LotsSyncCounts(accounts=len(named))
     held: dict[str, TaxLot] = {}
     positions: dict[tuple[int, int], Position] = {}
-    for chunk in _chunks(named):
+    for chunk in chunked(named):
         held.update(
             (lot.lot_id, lot)
             for lot in TaxLot.objects.for_firm(firm_id).filter(account_id__in=chunk)
@@ -321,11 +311,11 @@ def _lots_merge(*, firm_id: int, lots: Mapping[int, Sequence[LotInput]]) -> Lots
             else:
                 counts.unchanged += 1
     gone_lots = sorted(row.pk for row in held.values())  # held before, not in the new sets
-    for chunk in _chunks(gone_lots):
+    for chunk in chunked(gone_lots):
         TaxLot.objects.filter(pk__in=chunk).delete()
     TaxLot.objects.bulk_update(changed_lots, list(_LOT_FIELDS), batch_size=SYNC_BATCH)
     TaxLot.objects.bulk_create(new_lots, batch_size=SYNC_BATCH)
-    for chunk in _chunks(gone_positions):
+    for chunk in chunked(gone_positions):
         Position.objects.filter(pk__in=chunk).delete()
     counts.created = len(new_lots)
     counts.updated = len(changed_lots)

@@ -16,11 +16,12 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from itertools import islice
-from typing import Any
+from typing import Any, TypeVar
 
 from django.db import connection, models
 
 BATCH_SIZE = 5_000
+_T = TypeVar("_T")
 #: SQLite page cache during bulk loads, in KiB (the default is 2 MiB): index pages stay in memory
 #: instead of spilling, about a third faster for the 635,000-row price history.
 SQLITE_BULK_CACHE_KIB = 256 * 1024
@@ -48,6 +49,13 @@ def _column(model: type[models.Model], name: str) -> str:
     if not isinstance(column, str):
         raise ValueError(f"{model.__name__}.{name} is not a database column")
     return column
+
+
+def chunked(items: Sequence[_T], size: int = 2_000) -> Iterator[Sequence[_T]]:
+    """``items`` in consecutive slices of ``size`` (e.g. ids for ``pk__in`` lookups, which SQLite
+    bounds by its variable limit)."""
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
 
 
 def rows_insert(

@@ -22,10 +22,11 @@ from accounts.models import (
     HouseholdUserObjectPermission,
     RegistrationType,
 )
+from rebalancer.bulk import chunked
 from rebalancer.models import Firm, Membership
 from rebalancer.roles import Role
 from rebalancer.tenancy import HOUSEHOLD_ASSIGNMENT_PERMISSION
-from workflow.feeds.base import BATCH_SIZE, Counts, RowStream, chunked
+from workflow.feeds.base import BATCH_SIZE, Counts, RowStream
 from workflow.feeds.errors import ErrorReport
 from workflow.feeds.reader import Columns, FeedSource, Row
 

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any, Protocol, TypeVar
+from typing import Any, Protocol
 
 from models_hub.models import Security
 from rebalancer.models import Firm
@@ -13,8 +13,6 @@ from workflow.feeds.reader import Columns, FeedSource, Header, Row, parse_header
 
 #: Rows per bulk_create / bulk_update statement group, and per lookup of existing rows.
 BATCH_SIZE = 2_000
-
-_T = TypeVar("_T")
 
 
 @dataclass
@@ -95,11 +93,6 @@ def apply_report_guard(report: ErrorReport, source: FeedSource) -> None:
     """On the apply pass every row already passed validation: a new error means the file moved."""
     if report:
         raise FeedChangedError(f"{source.name} read differently on the second pass")
-
-
-def chunked(items: Sequence[_T], size: int = BATCH_SIZE) -> Iterable[Sequence[_T]]:
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
 
 
 def ticker_ids(firm: Firm) -> dict[str, int]:

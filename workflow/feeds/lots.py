@@ -19,9 +19,10 @@ from django.utils import timezone
 from accounts.models import TaxLot
 from accounts.services import LotInput, lots_sync
 from rebalancer.authz import SystemActor
+from rebalancer.bulk import chunked
 from rebalancer.models import Firm
 from workflow.feeds.accounts import UNKNOWN_ACCOUNT, account_ids
-from workflow.feeds.base import Counts, RowStream, chunked, ticker_ids
+from workflow.feeds.base import Counts, RowStream, ticker_ids
 from workflow.feeds.errors import ErrorReport
 from workflow.feeds.reader import Columns, FeedSource, Row, normalise_ticker
 
