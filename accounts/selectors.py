@@ -92,11 +92,11 @@ def account_list(*, user: AnyUser, household_id: int | None = None) -> QuerySet[
     return accounts.order_by("custodian", "account_number", "pk")
 
 
-def account_largest_get(*, user: AnyUser, as_of: dt.date | None = None) -> int | None:
+def account_largest_get(*, user: AnyUser) -> int | None:
     """Id of the visible account with the highest value (positions at latest closes plus cash).
 
     One pass over the visible accounts' stored values (``Account.securities_value``); ties go
-    to the lowest id. ``as_of`` is accepted for the callers that have the valuation date.
+    to the lowest id.
     """
     total = ExpressionWrapper(F("securities_value") + F("cash_balance"), output_field=VALUE_FIELD)
     largest: int | None = (

@@ -38,7 +38,7 @@ HOME_TOP_POSITIONS = 15
 def _largest_account_holdings(user: AnyUser, as_of: dt.date | None) -> Any:
     """The advisor's largest account with its biggest positions only: a direct-index account
     holds hundreds of names, and the home page is a summary (the account page lists them all)."""
-    largest = account_largest_get(user=user, as_of=as_of)
+    largest = account_largest_get(user=user)
     if largest is None:
         return None
     holdings = account_holdings_get(user=user, account_id=largest, as_of=as_of)

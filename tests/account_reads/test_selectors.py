@@ -137,16 +137,16 @@ def test_market_data_summary(cast: Cast) -> None:
 
 def test_largest_account_counts_positions_cash_and_stale_prices(cast: Cast) -> None:
     manager = cast.user(Role.MANAGEMENT)
-    as_of = dt.date(2019, 12, 31)
-    assert account_largest_get(user=manager, as_of=as_of) == cast.account_a1.pk
-    # A security last priced before the valuation date still counts, at its latest close.
+    assert account_largest_get(user=manager) == cast.account_a1.pk
+    # A security last priced before the valuation date (2019-12-31) still counts, at its
+    # latest close.
     stale = SecurityFactory.create(firm=cast.firm_a, ticker="OLD")
     PriceFactory.create(security=stale, date=dt.date(2019, 6, 28), close=Decimal("100"))
     holding(cast.account_a2, stale, [("S-1", Decimal("50"), Decimal("10"), dt.date(2018, 1, 2))])
     # 15,000 > 14,404.75
-    assert account_largest_get(user=manager, as_of=as_of) == cast.account_a2.pk
+    assert account_largest_get(user=manager) == cast.account_a2.pk
     # An all-cash account can be the largest.
     rich = AccountFactory.create(household=cast.hh_a2, cash_balance=Decimal("20000.00"))
-    assert account_largest_get(user=manager, as_of=as_of) == rich.pk
+    assert account_largest_get(user=manager) == rich.pk
     # An advisor only ranks their own accounts.
-    assert account_largest_get(user=cast.user(Role.ADVISOR), as_of=as_of) == cast.account_a1.pk
+    assert account_largest_get(user=cast.user(Role.ADVISOR)) == cast.account_a1.pk
