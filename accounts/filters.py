@@ -7,11 +7,21 @@ See :mod:`rebalancer.filters` for the conventions (ids by :class:`IdFilter`, cle
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import django_filters
+from django.db.models import DecimalField, ExpressionWrapper, F, Q, QuerySet
+from django.db.models.functions import NullIf
 
-from accounts.models import Account, AccountStatus, Household, Position, RegistrationType, TaxLot
+from accounts.models import (
+    Account,
+    AccountStatus,
+    Household,
+    Position,
+    RegistrationType,
+    TaxLot,
+    TaxSensitivity,
+)
 from rebalancer.filters import FirmFilterSet, IdFilter, SearchFilter, TextFilter, ordering
 
 _SCOPED = "scoped: always the user's firm"
@@ -28,6 +38,7 @@ class HouseholdFilterSet(FirmFilterSet):
         "firm": _SCOPED,
         "name": "searched by 'q'",
         "created_at": "not shown in the list",
+        "settings_version": "a household's settings are shown on its page, not filtered",
     }
 
     class Meta:
@@ -53,6 +64,34 @@ class AccountFilterSet(FirmFilterSet):
     value_max = django_filters.NumberFilter(
         field_name="securities_value", lookup_expr="lte", label="Securities value at most"
     )
+    cash_pct_min = django_filters.NumberFilter(method="_cash_pct", label="Cash % at least")
+    cash_pct_max = django_filters.NumberFilter(method="_cash_pct", label="Cash % at most")
+    # Customization (the account's own settings level).
+    customized = django_filters.BooleanFilter(
+        field_name="settings_version",
+        lookup_expr="isnull",
+        exclude=True,
+        label="Has its own settings",
+    )
+    strategy = IdFilter(field_name="settings_version__strategy_id", label="Strategy")
+    tax_sensitivity = django_filters.ChoiceFilter(
+        field_name="settings_version__tax_sensitivity", choices=TaxSensitivity.choices
+    )
+    has_restrictions = django_filters.BooleanFilter(method="_has_restrictions")
+    restricted = TextFilter(
+        field_name="settings_version__restricted_securities__ticker",
+        lookup_expr="iexact",
+        distinct=True,
+        label="Has a restriction on (ticker)",
+    )
+    screen = IdFilter(field_name="settings_version__screens", distinct=True, label="Uses screen")
+    holds = TextFilter(
+        field_name="positions__security__ticker",
+        lookup_expr="iexact",
+        distinct=True,
+        label="Holds (ticker)",
+    )
+    saved = IdFilter(method="_saved", label="Saved filter")
     ordering = ordering(
         ("household__name", "household"),
         ("account_number", "account_number"),
@@ -71,11 +110,44 @@ class AccountFilterSet(FirmFilterSet):
         "cash_balance": "filtered as 'cash_min' / 'cash_max'",
         "securities_value": "filtered as 'value_min' / 'value_max'",
         "created_at": "not shown in the list",
+        "settings_version": "filtered by its choices: customized, strategy, tax_sensitivity, "
+        "has_restrictions, restricted, screen",
     }
 
     class Meta:
         model = Account
         fields: list[str] = []
+
+    def _cash_pct(self, qs: QuerySet[Any], name: str, value: Any) -> QuerySet[Any]:
+        total = F("cash_balance") + F("securities_value")
+        qs = qs.annotate(
+            cash_pct=ExpressionWrapper(
+                F("cash_balance") * 100 / NullIf(total, 0),
+                output_field=DecimalField(max_digits=12, decimal_places=4),
+            )
+        )
+        lookup = "gte" if name == "cash_pct_min" else "lte"
+        return qs.filter(**{f"cash_pct__{lookup}": value})
+
+    def _has_restrictions(self, qs: QuerySet[Any], name: str, value: Any) -> QuerySet[Any]:
+        condition = Q(settings_version__restriction_count__gt=0)
+        return qs.filter(condition) if value else qs.exclude(condition)
+
+    def _saved(self, qs: QuerySet[Any], name: str, value: Any) -> QuerySet[Any]:
+        """Apply a saved filter's criteria (one the user owns or that is shared)."""
+        from accounts.saved_filters import saved_filter_visible
+
+        saved = saved_filter_visible(user=getattr(self.request, "user", None), pk=value)
+        if saved is None:
+            return qs.none()
+        criteria = {k: v for k, v in saved.criteria.items() if k != "saved"}
+        inner = AccountFilterSet(criteria, queryset=qs, request=self.request)
+        return inner.qs if inner.is_valid() else qs.none()
+
+
+def saved_filter_fields() -> list[str]:
+    """The criteria a saved filter may hold: every AccountFilterSet filter except 'saved'."""
+    return sorted(n for n in AccountFilterSet.base_filters if n not in ("saved", "ordering"))
 
 
 class PositionFilterSet(FirmFilterSet):

@@ -9,6 +9,7 @@ from django.conf import settings
 from django.db import models
 from guardian.models import UserObjectPermissionBase
 
+from rebalancer.append_only import AppendOnlyModel, AppendOnlyQuerySet
 from rebalancer.roles import Resource
 from rebalancer.tenancy import FirmOwned, FirmQuerySet
 
@@ -25,6 +26,14 @@ class Household(FirmOwned):
 
     external_id = models.CharField(max_length=64, help_text="The firm's own household id.")
     name = models.CharField(max_length=200)
+    settings_version = models.ForeignKey(
+        "accounts.SettingsVersion",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        help_text="The household's newest settings version (kept by accounts.customization).",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     objects = HouseholdQuerySet.as_manager()
@@ -121,6 +130,14 @@ class Account(FirmOwned):
         default=Decimal("0"),
         help_text="Positions at the latest closes, in dollars (kept by the lot and price writers).",
     )
+    settings_version = models.ForeignKey(
+        "accounts.SettingsVersion",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        help_text="The account's newest settings version (kept by accounts.customization).",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     objects = AccountQuerySet.as_manager()
@@ -215,3 +232,163 @@ class TaxLot(FirmOwned):
     @property
     def unit_cost(self) -> Decimal:
         return self.cost_basis / self.quantity
+
+
+# --------------------------------------------------------------------------- customization
+
+
+class SettingsScope(models.TextChoices):
+    FIRM = "firm", "Firm default"
+    HOUSEHOLD = "household", "Household"
+    ACCOUNT = "account", "Account"
+
+
+class TaxSensitivity(models.TextChoices):
+    INDIFFERENT = "indifferent", "Tax-indifferent"
+    MODERATE = "moderate", "Moderate"
+    SENSITIVE = "sensitive", "Sensitive"
+    MAXIMUM = "maximum", "Maximum"
+
+
+class SettingsVersionQuerySet(AppendOnlyQuerySet["SettingsVersion"]):
+    pass
+
+
+class SettingsVersion(AppendOnlyModel):
+    """One version of the menu choices of a firm default, a household or an account. Append-only.
+
+    ``content`` holds only the choices made at this level (docs/customization.md); the resolver
+    layers firm default -> strategy -> household -> account. The extracted columns
+    (``strategy``, ``tax_sensitivity``, ``restriction_count``, ``screens``,
+    ``restricted_securities``) exist so filters can select accounts by their choices.
+    """
+
+    tenancy_resource: ClassVar[Resource] = Resource.ACCOUNT_SETTINGS
+    tenancy_household_path: ClassVar[str] = "household_id"
+
+    scope = models.CharField(max_length=16, choices=SettingsScope.choices)
+    household = models.ForeignKey(
+        Household, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    account = models.ForeignKey(
+        Account, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    number = models.PositiveIntegerField()
+    content = models.JSONField()
+    content_hash = models.CharField(max_length=64)
+    strategy = models.ForeignKey(
+        "models_hub.Definition", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    tax_sensitivity = models.CharField(max_length=16, choices=TaxSensitivity.choices, blank=True)
+    restriction_count = models.PositiveIntegerField(default=0)
+    screens = models.ManyToManyField("models_hub.Definition", blank=True, related_name="+")
+    restricted_securities = models.ManyToManyField(
+        "models_hub.Security", blank=True, related_name="+"
+    )
+    bulk_change = models.ForeignKey(
+        "accounts.BulkChange", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(db_index=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    actor_label = models.CharField(max_length=150)
+    reason = models.TextField(blank=True)
+
+    objects = SettingsVersionQuerySet.as_manager()
+
+    class Meta:
+        ordering = ("scope", "household", "account", "number")
+        indexes = [
+            models.Index(fields=["account", "created_at"], name="settings_account_asof"),
+            models.Index(fields=["household", "created_at"], name="settings_household_asof"),
+            models.Index(fields=["firm", "scope", "created_at"], name="settings_scope_asof"),
+        ]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["firm", "scope", "household", "account", "number"],
+                name="settings_version_unique_number",
+            ),
+            models.CheckConstraint(
+                condition=(
+                    models.Q(scope="firm", household__isnull=True, account__isnull=True)
+                    | models.Q(scope="household", household__isnull=False, account__isnull=True)
+                    | models.Q(scope="account", account__isnull=False)
+                ),
+                name="settings_version_scope_matches_owner",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        owner = self.account_id or self.household_id or "firm"
+        return f"{self.scope} {owner} v{self.number}"
+
+
+class SavedFilterQuerySet(FirmQuerySet["SavedFilter"]):
+    pass
+
+
+class SavedFilter(FirmOwned):
+    """Named account-filter criteria (the AccountFilterSet's parameters), private or shared."""
+
+    tenancy_resource: ClassVar[Resource] = Resource.SAVED_FILTER
+
+    name = models.CharField(max_length=200)
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="saved_filters"
+    )
+    shared = models.BooleanField(default=False, help_text="Visible to everyone in the firm.")
+    criteria = models.JSONField(help_text="AccountFilterSet parameters, e.g. {'custodian': 'x'}.")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = SavedFilterQuerySet.as_manager()
+
+    class Meta:
+        ordering = ("name", "id")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["firm", "owner", "name"], name="saved_filter_unique_name_per_owner"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class BulkChangeQuerySet(AppendOnlyQuerySet["BulkChange"]):
+    pass
+
+
+class BulkChange(AppendOnlyModel):
+    """One change applied to every account a filter matched, minus named exemptions.
+
+    Each account's change is a :class:`SettingsVersion` pointing here. A reversal is a new bulk
+    change (``reverses``) that writes the previous value back; history is never edited.
+    """
+
+    tenancy_resource: ClassVar[Resource] = Resource.BULK_CHANGE
+
+    criteria = models.JSONField(help_text="The filter's parameters when it was applied.")
+    operation = models.JSONField(help_text="What changed (docs/customization.md, bulk changes).")
+    description = models.CharField(max_length=300)
+    exemptions = models.JSONField(default=list, help_text="[{account, reason}] left unchanged.")
+    matched = models.PositiveIntegerField()
+    changed = models.PositiveIntegerField()
+    reverses = models.ForeignKey(
+        "self", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(db_index=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    actor_label = models.CharField(max_length=150)
+    reason = models.TextField()
+
+    objects = BulkChangeQuerySet.as_manager()
+
+    class Meta:
+        ordering = ("-created_at", "-id")
+
+    def __str__(self) -> str:
+        return self.description

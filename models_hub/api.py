@@ -27,7 +27,7 @@ class SecurityViewSet(FirmScopedViewSet[Security]):
     ordering = ("ticker", "pk")
 
     def refine_queryset(self, queryset: QuerySet[Security]) -> QuerySet[Security]:
-        return queryset.annotate(
+        return queryset.select_related("asset_class").annotate(
             latest_close=last_close(),
             latest_date=last_close_date(),
         )

@@ -17,7 +17,10 @@ class SecurityFilterSet(FirmFilterSet):
     status = django_filters.ChoiceFilter(choices=SecurityStatus.choices)
     sector = TextFilter(field_name="sector", lookup_expr="iexact")
     industry = TextFilter(field_name="industry", lookup_expr="iexact")
-    asset_class = TextFilter(field_name="asset_class", lookup_expr="iexact")
+    asset_class = TextFilter(field_name="asset_class__path", lookup_expr="iexact")
+    asset_class_within = TextFilter(
+        field_name="asset_class__path", lookup_expr="istartswith", label="Asset class or below"
+    )
     is_synthetic = django_filters.BooleanFilter()
     priced = django_filters.BooleanFilter(
         field_name="last_close_date", lookup_expr="isnull", exclude=True, label="Has a price"

@@ -62,6 +62,7 @@ def security_list(*, user: AnyUser) -> QuerySet[Security]:
     """Securities visible to ``user`` with ``latest_date`` and ``latest_close`` annotated."""
     return (
         Security.objects.for_user(user)
+        .select_related("asset_class")
         .annotate(latest_date=last_close_date(), latest_close=last_close())
         .order_by("ticker", "pk")
     )

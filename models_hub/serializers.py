@@ -8,6 +8,9 @@ from models_hub.models import Price, Security
 
 
 class SecuritySerializer(serializers.ModelSerializer[Security]):
+    asset_class = serializers.CharField(
+        source="asset_class.path", read_only=True, allow_null=True, default=None
+    )
     latest_close = serializers.DecimalField(
         max_digits=18, decimal_places=6, read_only=True, allow_null=True
     )

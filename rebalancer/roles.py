@@ -29,6 +29,15 @@ class Resource(models.TextChoices):
     IMPORT = "import"
     MEMBERSHIP = "membership"
     AUDIT = "audit"
+    #: The IPC's program: asset classes, allocations, security models, strategies, equivalence
+    #: sets, screens, customization limits, the firm's default settings, provider subscriptions.
+    MODEL = "model"
+    #: An account's or household's customization (menus): strategy, restrictions, tax, cash.
+    ACCOUNT_SETTINGS = "account_settings"
+    #: A change applied to every account a filter matches.
+    BULK_CHANGE = "bulk_change"
+    #: Named account filters (private to their owner or shared with the firm).
+    SAVED_FILTER = "saved_filter"
     #: Firms themselves: no role may change them; only the platform operator (see authz).
     FIRM = "firm"
 
@@ -58,6 +67,18 @@ PERMISSIONS: dict[tuple[Resource, Action], frozenset[Role]] = {
     (Resource.MEMBERSHIP, Action.VIEW): frozenset({_R.FIRM_ADMIN, _R.MANAGEMENT}),
     (Resource.MEMBERSHIP, Action.CHANGE): frozenset({_R.FIRM_ADMIN}),
     (Resource.AUDIT, Action.VIEW): frozenset({_R.COMPLIANCE, _R.MANAGEMENT, _R.FIRM_ADMIN}),
+    (Resource.MODEL, Action.VIEW): _ALL,
+    (Resource.MODEL, Action.CHANGE): frozenset({_R.IPC}),
+    (Resource.ACCOUNT_SETTINGS, Action.VIEW): _ALL,
+    (Resource.ACCOUNT_SETTINGS, Action.CHANGE): frozenset({_R.ADVISOR, _R.FIRM_ADMIN}),
+    (Resource.BULK_CHANGE, Action.VIEW): frozenset(
+        {_R.ADVISOR, _R.OVERLAY_MANAGER, _R.COMPLIANCE, _R.MANAGEMENT, _R.FIRM_ADMIN}
+    ),
+    (Resource.BULK_CHANGE, Action.CHANGE): frozenset(
+        {_R.ADVISOR, _R.OVERLAY_MANAGER, _R.FIRM_ADMIN}
+    ),
+    (Resource.SAVED_FILTER, Action.VIEW): _ALL,
+    (Resource.SAVED_FILTER, Action.CHANGE): _ALL,
 }
 
 #: Roles whose view of household-owned rows is limited to the households assigned to them.

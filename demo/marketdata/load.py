@@ -21,20 +21,21 @@ from demo.marketdata.real import (
 )
 from demo.marketdata.synthetic import synthetic_closes, synthetic_funds
 from models_hub.models import Price, Security, SecurityStatus, SecurityType
+from models_hub.program_services import asset_classes_ensure
 from rebalancer.audit import audit_record
-from rebalancer.authz import Actor, authorize
+from rebalancer.authz import Actor, SystemActor, authorize
 from rebalancer.bulk import bulk_session, rows_insert
 from rebalancer.models import Firm
 from rebalancer.roles import Resource
 
 #: Asset class of every real S&P 500 stock.
-STOCK_ASSET_CLASS = "US Large Cap"
+STOCK_ASSET_CLASS = "Equity > US > Large Cap"
 _SECURITY_FIELDS = (
     "name",
     "security_type",
     "sector",
     "industry",
-    "asset_class",
+    "asset_class_id",
     "status",
     "is_synthetic",
     "source",
@@ -55,8 +56,11 @@ class SecuritySpec:
     is_synthetic: bool
     source: str
 
-    def values(self) -> dict[str, Any]:
-        return {f: getattr(self, f) for f in _SECURITY_FIELDS}
+    def values(self, class_ids: dict[str, int]) -> dict[str, Any]:
+        """Model field values; ``class_ids`` maps asset-class paths to the firm's class ids."""
+        out = {f: getattr(self, f) for f in _SECURITY_FIELDS if f != "asset_class_id"}
+        out["asset_class_id"] = class_ids[self.asset_class]
+        return out
 
 
 @dataclass(frozen=True)
@@ -166,6 +170,12 @@ def market_data_load(
     closes = market_closes()
     security_unchanged = 0
     with transaction.atomic(), bulk_session():
+        class_ids = {
+            path: node.pk
+            for path, node in asset_classes_ensure(
+                actor=SystemActor.IMPORT, firm_id=firm.pk, paths={s.asset_class for s in specs}
+            ).items()
+        }
         by_ticker = {
             s.ticker: s
             for s in Security.objects.for_firm(firm.pk).filter(
@@ -178,9 +188,9 @@ def market_data_load(
         for spec in specs:
             security = by_ticker.get(spec.ticker)
             if security is None:
-                new.append(Security(firm=firm, ticker=spec.ticker, **spec.values()))
+                new.append(Security(firm=firm, ticker=spec.ticker, **spec.values(class_ids)))
                 continue
-            wanted = spec.values()
+            wanted = spec.values(class_ids)
             if all(getattr(security, f) == v for f, v in wanted.items()):
                 security_unchanged += 1
                 continue

@@ -15,7 +15,7 @@ from accounts.models import (
     Position,
     TaxLot,
 )
-from models_hub.models import Price, Security
+from models_hub.models import AssetClass, Price, Security
 from rebalancer.roles import Role
 from tests.conftest import Cast
 from workflow.feeds.service import import_file
@@ -65,6 +65,7 @@ def snapshot() -> dict[str, list[tuple[Any, ...]]]:
             "source",
         ),
         "price": Price.objects.values_list("id", "firm_id", "security_id", "date", "close"),
+        "asset_class": AssetClass.objects.values_list("id", "firm_id", "parent_id", "path"),
         "household": Household.objects.values_list("id", "firm_id", "external_id", "name"),
         "account": Account.objects.values_list(
             "id",

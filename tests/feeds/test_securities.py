@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from models_hub.models import Security
+from models_hub.models import AssetClass, Security
 from rebalancer.models import AuditEvent
 from tests.conftest import Cast
 from tests.feeds.conftest import assert_rejected, run, snapshot
@@ -15,9 +15,9 @@ from workflow.models import ImportStatus
 pytestmark = pytest.mark.django_db
 
 GOOD = """ticker,name,type,sector,industry,asset_class,status
-MSFT,Microsoft Corp.,stock,Information Technology,Systems Software,US Large Cap,active
-aapl,Apple Inc.,stock,Information Technology,Technology Hardware,US Large Cap,active
-AGG,iShares Core US Aggregate Bond ETF,etf,,,US Bonds,active
+MSFT,Microsoft Corp.,stock,Information Technology,Systems Software,Equity > US > Large Cap,active
+aapl,Apple Inc.,stock,Information Technology,Technology Hardware,Equity > US > Large Cap,active
+AGG,iShares Core US Aggregate Bond ETF,etf,,,Fixed Income > Core,active
 """
 
 
@@ -30,7 +30,12 @@ def test_inserts_new_and_updates_existing_securities(cast: Cast) -> None:
     assert securities["AAPL"].pk == cast.security_a.pk  # updated in place, not duplicated
     assert securities["AAPL"].industry == "Technology Hardware"
     assert securities["AGG"].security_type == "etf"
-    assert securities["AGG"].asset_class == "US Bonds"
+    assert securities["AGG"].asset_class is not None
+    assert securities["AGG"].asset_class.path == "Fixed Income > Core"
+    # The classes were created from their paths, ancestors included, in firm A only.
+    paths = set(AssetClass.objects.for_firm(cast.firm_a.pk).values_list("path", flat=True))
+    assert {"Equity", "Equity > US", "Equity > US > Large Cap", "Fixed Income"} <= paths
+    assert not AssetClass.objects.for_firm(cast.firm_b.pk).exists()
     assert securities["MSFT"].source == "import securities.csv"
     # Firm B's AAPL is another firm's row: untouched.
     cast.security_b.refresh_from_db()
@@ -100,4 +105,20 @@ def test_every_bad_row_is_reported_and_nothing_changes(cast: Cast, before: dict[
 def test_missing_column_is_reported_on_the_header_line(cast: Cast, before: dict[str, Any]) -> None:
     record = run(cast, "securities", "ticker,name\nMSFT,Microsoft\n")
     assert_rejected(record, [(1, "type", "missing column")])
+    assert snapshot() == before
+
+
+def test_asset_class_must_be_a_well_formed_leaf_path(cast: Cast) -> None:
+    run(cast, "securities", GOOD)
+    before = snapshot()
+    bad = (
+        "ticker,name,type,asset_class\n"
+        "MSFT,Microsoft Corp.,stock,Equity > US\n"
+        "AGG,Agg,etf,Fixed Income >> Core\n"
+    )
+    record = run(cast, "securities", bad)
+    assert_rejected(
+        record,
+        [(2, "asset_class", "has sub-classes"), (3, "asset_class", "is not an asset-class path")],
+    )
     assert snapshot() == before

@@ -29,13 +29,13 @@ def test_every_synthetic_fund_is_labelled_and_apart_from_real_tickers() -> None:
         assert len(fund.source) <= 200
     asset_classes = {f.asset_class for f in SYNTHETIC_FUNDS}
     for needed in (
-        "US Large Cap",
-        "US Mid Cap",
-        "US Small Cap",
-        "International Developed",
-        "Emerging Markets",
-        "US Core Bonds",
-        "Municipal Bonds",
+        "Equity > US > Large Cap",
+        "Equity > US > Mid Cap",
+        "Equity > US > Small Cap",
+        "Equity > International > Developed",
+        "Equity > International > Emerging Markets",
+        "Fixed Income > Taxable > Core",
+        "Fixed Income > Municipal",
         "Cash",
     ):
         assert needed in asset_classes

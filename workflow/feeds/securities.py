@@ -5,7 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from models_hub.models import Security, SecurityStatus, SecurityType
+from models_hub.models import PATH_SEPARATOR, AssetClass, Security, SecurityStatus, SecurityType
+from models_hub.program_services import ProgramError, asset_classes_ensure, path_split
+from rebalancer.authz import SystemActor
 from rebalancer.models import Firm
 from workflow.feeds.base import BATCH_SIZE, Counts, RowStream
 from workflow.feeds.errors import ErrorReport
@@ -20,7 +22,6 @@ COLUMNS = Columns(
 _TEXT_COLUMNS = {
     "sector": ("sector", 100),
     "industry": ("industry", 150),
-    "asset_class": ("asset_class", 100),
 }
 
 
@@ -41,6 +42,11 @@ class SecuritiesImporter:
     def validate(self, *, firm: Firm, source: FeedSource, report: ErrorReport) -> Counts:
         self.file_name = source.name
         first_line: dict[str, int] = {}
+        non_leaves = set(
+            AssetClass.objects.for_firm(firm.pk)
+            .filter(children__isnull=False)
+            .values_list("path", flat=True)
+        )
         stream = RowStream(source, columns=COLUMNS, report=report)
         for row in stream:
             raw_ticker = row.raw("ticker")
@@ -63,6 +69,22 @@ class SecuritiesImporter:
             for column, (field_name, max_length) in _TEXT_COLUMNS.items():
                 if row.header.has(column):
                     values[field_name] = row.text(column, max_length=max_length, blank_ok=True)
+            if row.header.has("asset_class"):
+                raw_path = row.text("asset_class", max_length=400, blank_ok=True)
+                values["asset_class"] = ""
+                if raw_path:
+                    try:
+                        path = PATH_SEPARATOR.join(path_split(raw_path))
+                    except ProgramError as exc:
+                        row.fail("asset_class", raw_path, str(exc.errors["path"]))
+                    else:
+                        if path in non_leaves:
+                            row.fail(
+                                "asset_class",
+                                raw_path,
+                                "has sub-classes; securities point at a leaf class",
+                            )
+                        values["asset_class"] = path
             if row.header.has("status"):
                 values["status"] = row.choice("status", SecurityStatus)
             if row.header.has("synthetic"):
@@ -78,6 +100,12 @@ class SecuritiesImporter:
         to_create: list[Security] = []
         to_update: list[Security] = []
         fields: set[str] = set()
+        paths = {r.values["asset_class"] for r in self.rows if r.values.get("asset_class")}
+        classes = asset_classes_ensure(actor=SystemActor.IMPORT, firm_id=firm.pk, paths=paths)
+        for row in self.rows:
+            if "asset_class" in row.values:
+                path = row.values.pop("asset_class")
+                row.values["asset_class_id"] = classes[path].pk if path else None
         for row in self.rows:
             security = existing.get(row.ticker)
             if security is None:

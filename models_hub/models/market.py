@@ -42,7 +42,14 @@ class Security(FirmOwned):
     security_type = models.CharField(max_length=16, choices=SecurityType.choices)
     sector = models.CharField(max_length=100, blank=True)
     industry = models.CharField(max_length=150, blank=True)
-    asset_class = models.CharField(max_length=100, blank=True)
+    asset_class = models.ForeignKey(
+        "models_hub.AssetClass",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="securities",
+        help_text="A leaf of the firm's asset-class tree (imports name it by its path).",
+    )
     status = models.CharField(
         max_length=16, choices=SecurityStatus.choices, default=SecurityStatus.ACTIVE
     )
