@@ -29,7 +29,7 @@ from django.db import transaction
 from django.http import QueryDict
 from django.utils import timezone
 
-from accounts.customization import limit_errors, settings_versions_write
+from accounts.customization import limit_errors, reference_errors, settings_versions_write
 from accounts.filters import AccountFilterSet
 from accounts.models import Account, BulkChange, SettingsVersion
 from accounts.resolve import resolve_proposed
@@ -220,7 +220,7 @@ def bulk_change_preview(
     *, user: AnyUser, criteria: Any, operation: Any, exemptions: Any = None
 ) -> BulkPreview:
     """What applying ``operation`` to the accounts ``criteria`` match would do (writes nothing)."""
-    cleaned_criteria = criteria_clean(criteria)
+    cleaned_criteria = criteria_clean(criteria, allow_saved=True)
     cleaned_op = operation_clean(operation)
     exempt = _exemptions_clean(exemptions)
     data = QueryDict(mutable=True)
@@ -243,6 +243,10 @@ def bulk_change_preview(
             {"exemptions": f"account {unknown_exempt[0]} is not among the matched accounts"}
         )
     choice = _choice_of(cleaned_op)
+    if accounts:
+        bad = reference_errors(accounts[0].firm_id, operation_apply({}, cleaned_op))
+        if bad:
+            raise BulkChangeError(bad)
     changes: list[tuple[Account, dict[str, Any], dict[str, Any]]] = []
     unchanged = 0
     for account in accounts:

@@ -95,7 +95,8 @@ def current_version(owner: Owner) -> SettingsVersion | None:
     return owner.versions().order_by("-number").first()  # type: ignore[no-any-return]
 
 
-def _check_references(firm_id: int, content: Mapping[str, Any]) -> dict[str, str]:
+def reference_errors(firm_id: int, content: Mapping[str, Any]) -> dict[str, str]:
+    """The strategy, screens, tickers, sectors, industries and classes the choices name exist."""
     errors: dict[str, str] = {}
     store = version_store_load(firm_id)
     if "strategy" in content:
@@ -228,7 +229,7 @@ def _affected_accounts(owner: Owner) -> list[tuple[int, str, Decimal, str]]:
 
 def proposed_errors(owner: Owner, content: Mapping[str, Any]) -> dict[str, str]:
     """What would be wrong if ``content`` were saved for ``owner`` (empty: it can be saved)."""
-    errors = _check_references(owner.firm_id, content)
+    errors = reference_errors(owner.firm_id, content)
     if errors:
         return errors
     affected = _affected_accounts(owner)

@@ -39,11 +39,14 @@ def saved_filter_visible(*, user: AnyUser | None, pk: int) -> SavedFilter | None
     return saved_filter_list(user=user).filter(pk=pk).first()
 
 
-def criteria_clean(criteria: Any) -> dict[str, Any]:
-    """Criteria as the AccountFilterSet accepts them, or :class:`SavedFilterError`."""
+def criteria_clean(criteria: Any, *, allow_saved: bool = False) -> dict[str, Any]:
+    """Criteria as the AccountFilterSet accepts them, or :class:`SavedFilterError`.
+
+    ``allow_saved``: the criteria may name a saved filter (a bulk change may; a saved filter
+    may not name another)."""
     if not isinstance(criteria, Mapping) or not criteria:
         raise SavedFilterError({"criteria": "give at least one criterion"})
-    allowed = set(saved_filter_fields())
+    allowed = set(saved_filter_fields()) | ({"saved"} if allow_saved else set())
     unknown = sorted(set(criteria) - allowed)
     if unknown:
         raise SavedFilterError(

@@ -29,7 +29,12 @@ from typing import Any
 
 #: Tables the app may only read and append to, as model labels. Analyses, proposed trades,
 #: approvals and orders join this list when they arrive; the triggers and grants follow.
-APPEND_ONLY_MODELS: tuple[str, ...] = ("rebalancer.AuditEvent",)
+APPEND_ONLY_MODELS: tuple[str, ...] = (
+    "rebalancer.AuditEvent",
+    "models_hub.DefinitionVersion",
+    "accounts.SettingsVersion",
+    "accounts.BulkChange",
+)
 
 #: The one function every append-only trigger calls.
 GUARD_FUNCTION = "rebalancer_append_only"

@@ -13,6 +13,7 @@ import psycopg
 import pytest
 from django.conf import settings
 from django.db import DatabaseError, connection, transaction
+from django.utils import timezone
 
 from rebalancer.audit import audit_record
 from rebalancer.authz import SystemActor
@@ -39,6 +40,41 @@ def _refused(sql: str, params: list[Any] | None = None) -> str:
     ):
         cursor.execute(sql, params)
     return str(caught.value)
+
+
+def _one_row_in_each_append_only_table(cast: Cast) -> None:
+    """A row in every append-only table, so per-row triggers have something to refuse."""
+    from accounts.customization import owner_of, settings_save
+    from accounts.models import BulkChange
+    from models_hub.models import DefinitionKind
+    from models_hub.program_services import definition_create
+
+    definition_create(
+        actor=SystemActor.COMMAND,
+        firm_id=cast.firm_a.pk,
+        kind=DefinitionKind.SCREEN,
+        name="Tech",
+        content={"securities": ["AAPL"]},
+        reason="row for the guard test",
+    )
+    settings_save(
+        actor=SystemActor.COMMAND,
+        owner=owner_of(firm_id=cast.firm_a.pk),
+        content={"min_trade": "100"},
+        expected_version=0,
+        reason="row for the guard test",
+    )
+    BulkChange.objects.create(
+        firm=cast.firm_a,
+        criteria={},
+        operation={},
+        description="row",
+        matched=0,
+        changed=0,
+        created_at=timezone.now(),
+        actor_label="test",
+        reason="row for the guard test",
+    )
 
 
 def _owner_connection() -> psycopg.Connection[Any]:
@@ -82,6 +118,7 @@ def test_every_append_only_model_is_guarded() -> None:
 
 @pytest.mark.parametrize("table", append_only_tables())
 def test_app_role_can_insert_and_read_but_not_rewrite(cast: Cast, table: str) -> None:
+    _one_row_in_each_append_only_table(cast)
     event = audit_record(
         firm=cast.firm_a, actor=cast.user(Role.FIRM_ADMIN), action="test.insert", reason="kept"
     )
@@ -114,10 +151,12 @@ def test_app_role_can_insert_and_read_but_not_rewrite(cast: Cast, table: str) ->
 @pytest.mark.parametrize("table", append_only_tables())
 def test_the_triggers_refuse_even_the_owner(cast: Cast, table: str) -> None:
     """The second wall: should the app role ever be granted too much, the triggers still hold."""
+    _one_row_in_each_append_only_table(cast)
     audit_record(firm=cast.firm_a, actor=SystemActor.COMMAND, action="test.insert", reason="kept")
     with _owner_connection() as owner:
         for sql in (f"UPDATE {table} SET id = id", f"DELETE FROM {table}", f"TRUNCATE {table}"):
-            with pytest.raises(psycopg.Error, match="append-only"):
+            # TRUNCATE of a table other tables reference is refused before the trigger runs.
+            with pytest.raises(psycopg.Error, match="append-only|foreign key constraint"):
                 owner.execute(sql)
             owner.rollback()
     assert AuditEvent.objects.filter(action="test.insert").count() == 1
