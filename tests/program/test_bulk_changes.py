@@ -1,4 +1,4 @@
-"""Bulk changes over a filter: preview, exemptions, all-or-nothing apply, reversal; saved filters."""
+"""Bulk changes over a filter: preview, exemptions, all-or-nothing, reversal; saved filters."""
 
 from __future__ import annotations
 
@@ -108,7 +108,7 @@ def test_apply_is_all_or_nothing_when_an_account_would_break_a_limit(program: Pr
     )
     before = SettingsVersion.objects.count()
     with pytest.raises(
-        BulkChangeError, match="1 account\\(s\\) would break a limit.*4 restrictions"
+        BulkChangeError, match=r"1 account\(s\) would break a limit.*4 restrictions"
     ):
         bulk_change_apply(
             actor=program.cast.user(Role.OVERLAY_MANAGER),
@@ -137,7 +137,9 @@ def test_apply_is_all_or_nothing_when_an_account_would_break_a_limit(program: Pr
         ({"reason": " "}, "say why"),
     ],
 )
-def test_bad_bulk_input_changes_nothing(program: Program, kwargs: dict, message: str) -> None:
+def test_bad_bulk_input_changes_nothing(
+    program: Program, kwargs: dict[str, object], message: str
+) -> None:
     _book(program)
     before = SettingsVersion.objects.count()
     args = {

@@ -175,7 +175,7 @@ def test_bad_menu_input_names_the_choice(program: Program, content: Any, field: 
 
 def test_concurrent_edits_are_detected(program: Program) -> None:
     _save(program, {"min_trade": "100"})
-    with pytest.raises(SettingsConflict, match="changed by someone else.*version 1 by a_advisor"):
+    with pytest.raises(SettingsConflict, match=r"changed by someone else.*version 1 by a_advisor"):
         _save(program, {"min_trade": "200"}, version=0)
     assert _save(program, {"min_trade": "200"}, version=1).number == 2
 
@@ -213,6 +213,7 @@ def test_every_edit_is_audited_with_the_reason(program: Program) -> None:
     version = _save(program, {"min_trade": "75"})
     event = AuditEvent.objects.filter(action="settings.account").latest("occurred_at")
     assert event.reason == "client meeting"
+    assert event.after is not None
     assert event.after["content"]["min_trade"] == "75"
     assert event.actor_label == "a_advisor"
     program.cast.account_a1.refresh_from_db()

@@ -143,7 +143,7 @@ def test_a_parent_change_that_would_break_a_child_is_refused(program: Program) -
         parent=program.stocks,
     )
     # Without XOM the child sums to 0.6 + 0.3 + 0.1 = 1.0; raising MSFT in the parent breaks it.
-    with pytest.raises(ProgramError, match="'Ex XOM' v1 .*sum to 110 %"):
+    with pytest.raises(ProgramError, match=r"'Ex XOM' v1 .*sum to 110 %"):
         definition_save(
             actor=program.ipc,
             definition=program.stocks,
@@ -165,7 +165,7 @@ def test_concurrent_edits_do_not_lose_an_update(program: Program) -> None:
         expected_version=1,
         reason="first editor",
     )
-    with pytest.raises(ConcurrentEdit, match="changed by someone else.*version 2 by a_ipc"):
+    with pytest.raises(ConcurrentEdit, match=r"changed by someone else.*version 2 by a_ipc"):
         definition_save(
             actor=program.ipc,
             definition=program.stocks,

@@ -156,7 +156,7 @@ def test_the_triggers_refuse_even_the_owner(cast: Cast, table: str) -> None:
     with _owner_connection() as owner:
         for sql in (f"UPDATE {table} SET id = id", f"DELETE FROM {table}", f"TRUNCATE {table}"):
             # TRUNCATE of a table other tables reference is refused before the trigger runs.
-            with pytest.raises(psycopg.Error, match="append-only|foreign key constraint"):
+            with pytest.raises(psycopg.Error, match=r"append-only|foreign key constraint"):
                 owner.execute(sql)
             owner.rollback()
     assert AuditEvent.objects.filter(action="test.insert").count() == 1
