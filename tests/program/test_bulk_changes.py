@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from accounts.bulk_changes import (
@@ -138,7 +140,7 @@ def test_apply_is_all_or_nothing_when_an_account_would_break_a_limit(program: Pr
     ],
 )
 def test_bad_bulk_input_changes_nothing(
-    program: Program, kwargs: dict[str, object], message: str
+    program: Program, kwargs: dict[str, Any], message: str
 ) -> None:
     _book(program)
     before = SettingsVersion.objects.count()
