@@ -90,12 +90,13 @@ LOSS_HARVESTING: dict[str, Rule] = {
 #: Harvest style: what a loss beyond this year's gains is worth.
 HARVEST_STYLE: dict[str, Rule] = {
     "maximize": Rule(
-        (("Settings.carryforward_value", 1.0),),
+        (("Problem.tax_year.carryforward_discount", 0.5),),
         "Losses beyond this year's gains are still harvested: they offset $3,000 of income and "
-        "carry forward (valued at the engine's documented discount).",
+        "carry forward, a carried dollar valued at half the long-term rate (later, and perhaps "
+        "never used).",
     ),
     "offset_gains": Rule(
-        (("Settings.carryforward_value", 0.0),),
+        (("Problem.tax_year.carryforward_discount", 0.0),),
         "Losses are harvested only to offset this year's realized and expected gains: a loss "
         "beyond them is worth nothing to this account.",
     ),
@@ -188,10 +189,10 @@ def translate(
     )
 
     for name, field in (
-        ("carry_forward_short", "Problem.loss_carryforward_short"),
-        ("carry_forward_long", "Problem.loss_carryforward_long"),
-        ("outside_gains_short", "Problem.outside_gains_short"),
-        ("outside_gains_long", "Problem.outside_gains_long"),
+        ("carry_forward_short", "Problem.tax_year.carryforward_short"),
+        ("carry_forward_long", "Problem.tax_year.carryforward_long"),
+        ("outside_gains_short", "Problem.tax_year.outside_gain_short"),
+        ("outside_gains_long", "Problem.tax_year.outside_gain_long"),
     ):
         value = _f(choices[name][0]) if taxed else 0.0
         put(
@@ -262,16 +263,16 @@ def translate(
 TABLE: dict[str, tuple[str, ...]] = {
     "tax_sensitivity": ("Settings.tax_weight", "Settings.risk_aversion"),
     "loss_harvesting": ("Settings.substitute_penalty", "Settings.cost_weight"),
-    "harvest_style": ("Settings.carryforward_value",),
+    "harvest_style": ("Problem.tax_year.carryforward_discount",),
     "tax_bracket": ("Problem.tax_rates.short_term", "Problem.tax_rates.long_term"),
     "state_rate": ("Problem.tax_rates.short_term", "Problem.tax_rates.long_term"),
     "tax_budget_kind": ("Settings.gain_budget", "Settings.tax_budget"),
     "tax_budget_amount": ("Settings.gain_budget", "Settings.tax_budget"),
     "tax_budget_period": ("Settings.gain_budget", "Settings.tax_budget"),
-    "carry_forward_short": ("Problem.loss_carryforward_short",),
-    "carry_forward_long": ("Problem.loss_carryforward_long",),
-    "outside_gains_short": ("Problem.outside_gains_short",),
-    "outside_gains_long": ("Problem.outside_gains_long",),
+    "carry_forward_short": ("Problem.tax_year.carryforward_short",),
+    "carry_forward_long": ("Problem.tax_year.carryforward_long",),
+    "outside_gains_short": ("Problem.tax_year.outside_gain_short",),
+    "outside_gains_long": ("Problem.tax_year.outside_gain_long",),
     "cash_target": ("Settings.cash_target", "Problem.targets"),
     "cash_flow_amount": ("Problem.withdrawal",),
     "cash_flow_date": ("Problem.withdrawal",),
