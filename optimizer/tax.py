@@ -100,7 +100,9 @@ def year_model(
     r_c = carryforward_discount * r_L, K = ordinary_offset, N_S / N_L / N the year's net
     short-term / long-term / total gain after the run):
 
-        T = r_L N + (r_S - r_L) max(N_S + min(A_L, 0), 0) + (r_L - r_c) max(-K - N, 0)
+        T = r_L N + (r_S - r_L) max(M, 0) + (r_L - r_c) max(-K - N, 0)
+
+    with M = N_S + N_L if A_L < 0 (the year's LT net is a loss before the run), else N_S.
 
     A hinge that cannot change sides whatever the free lots do is folded into the linear
     part (always on) or left out (always off), so most accounts get no extra row.
@@ -116,14 +118,12 @@ def year_model(
     gain = tax.gain / base
     coef: FloatArray = r_l * gain
     short = ~tax.long_term
+    # The year's net ST gain after LT losses pays r_S - r_L more. With an LT net loss in the
+    # year (A_L < 0) this run's LT results net against the ST gains too (the LT net stays a
+    # loss near the current point): the hinge is on N = N_S + N_L; else on N_S alone.
+    st_coef = gain if a_l < 0.0 else np.where(short, gain, 0.0)
     candidates = (
-        # ST gains pay r_S - r_L more while the year's ST net (after LT losses) is a gain.
-        Hinge(
-            "tax_year:short_term_net",
-            np.where(short, gain, 0.0),
-            -(a_s + min(a_l, 0.0)) / base,
-            r_s - r_l,
-        ),
+        Hinge("tax_year:short_term_net", st_coef, -(a_s + min(a_l, 0.0)) / base, r_s - r_l),
         # A net loss beyond the ordinary-income offset is worth only the carry-forward rate.
         Hinge(
             "tax_year:carryforward",

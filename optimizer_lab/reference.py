@@ -283,7 +283,7 @@ def _year_tax(problem: Problem, g_short: Any, g_long: Any, pos: Any) -> Any:
     def t(n_s: Any, n_l: Any) -> Any:
         return (
             r_l * (n_s + n_l)
-            + (r_s - r_l) * pos(n_s + min(a_l, 0.0))
+            + (r_s - r_l) * pos(n_s + n_l if a_l < 0.0 else n_s)
             + (r_l - r_c) * pos(-k - n_s - n_l)
         )
 

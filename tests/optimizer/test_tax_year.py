@@ -96,11 +96,18 @@ def test_short_term_loss_nets_short_term_gains_at_the_short_term_rate() -> None:
         (TaxYear(), 1.0, -(3_000 * 0.20 + 7_000 * 0.10)),
         # A $1,000 LT gain so far: netted first, then the offset, then carry-forward.
         (TaxYear(gain_ytd_long=1_000.0), 1.0, -(4_000 * 0.20 + 6_000 * 0.10)),
-        # ST gains so far of $5,000: the LT loss this run realizes offsets them, but the convex
-        # model values that offset at the LT rate (it would be 0.37 in the return; a convex
-        # term cannot give an LT loss a higher value against ST gains than against LT gains:
-        # docs/optimizer.md section 4), then the offset (0.20), then carry-forward (0.10).
+        # ST gains so far of $5,000 and no LT result: the LT loss this run realizes offsets
+        # them, but the convex model values that offset at the LT rate (it is 0.37 in the
+        # return; a convex term cannot give an LT loss more value against ST gains than an LT
+        # gain costs: docs/optimizer.md section 4.1), then the offset (0.20), then carry-forward.
         (TaxYear(gain_ytd_short=5_000.0), 1.0, -(5_000 * 0.20 + 3_000 * 0.20 + 2_000 * 0.10)),
+        # With an LT net loss already in the year the LT results net against the ST gains at
+        # the ST rate: $6,000 ST, -$1,000 LT so far, then $5,000 at 0.37, $3,000 offset, rest.
+        (
+            TaxYear(gain_ytd_short=6_000.0, gain_ytd_long=-1_000.0),
+            1.0,
+            -(5_000 * 0.37 + 3_000 * 0.20 + 2_000 * 0.10),
+        ),
         # ...whereas an LT loss carried in is netted against the ST gains at the ST rate: an
         # $8,000 LT carry-forward with $5,000 of ST gains leaves a $3,000 net loss (the offset),
         # so the sale's whole loss is carry-forward.
