@@ -47,6 +47,7 @@ from optimizer.types import (
     Solution,
     Status,
     TaxRates,
+    TaxYear,
     Term,
 )
 
@@ -71,6 +72,7 @@ __all__ = [
     "Solution",
     "Status",
     "TaxRates",
+    "TaxYear",
     "Term",
     "solve",
     "solve_continuous",

@@ -5,7 +5,9 @@
 relaxation ladder and one set of fixed variables (the repair step fixes more). The rules it
 starts from are applied once by ``optimizer.rules.prepare``.
 
-Variables z = [x over sellable lots, w over active securities, y (k factor exposures)].
+Variables z = [x over sellable lots, w over active securities, y (k factor exposures), the
+per-security aggregates s (and gain / tax with a budget), e (one per kink of the tax-year
+model)].
 """
 
 from __future__ import annotations
@@ -222,7 +224,12 @@ def build_qp(
     scol[ssecs] = ycol0 + k + np.arange(ns)
     gcol0 = ycol0 + k + ns
     tcol0 = gcol0 + (ns if gain_on else 0)
-    nz = tcol0 + (ns if tax_on else 0)
+    ecol0 = tcol0 + (ns if tax_on else 0)
+    # One elastic variable per kink of the tax-year model (e_j >= 0, e_j >= coef . x - rhs,
+    # priced at the kink's slope change): the hinge max(coef . x - rhs, 0).
+    hinges = prep.hinges if s.tax_weight > 0 else ()
+    nh = len(hinges)
+    nz = ecol0 + nh
     xcols = np.arange(nx, dtype=np.int64)
     kappa = prep.kappa
     h = prep.holding
@@ -389,6 +396,17 @@ def build_qp(
                     np.array([const - gb.lower]),
                 )
                 names.append((f"group_lower:{gb.name}", start, start + 1, None))
+    for j, hinge in enumerate(hinges):
+        hcoef = hinge.coef[lots]
+        acc.block(
+            1,
+            np.zeros(nx + 1, dtype=np.int64),
+            np.concatenate([xcols, [ecol0 + j]]),
+            np.concatenate([hcoef, [-1.0]]),
+            np.array([hinge.rhs]),
+        )
+    if nh and not native_bounds:
+        acc.block(nh, np.arange(nh), ecol0 + np.arange(nh), -np.ones(nh), np.zeros(nh))
     n_nonneg = acc.count - n_zero
 
     # --- drift units: a_u = sum_{i in u, active} w_i - T~_u, T~_u = T_u - sum_{inactive} h_i
@@ -437,6 +455,7 @@ def build_qp(
         x_hi = np.full(nz, np.inf)
         x_lo[:nx] = 0.0
         x_hi[:nx] = 1.0
+        x_lo[ecol0:] = 0.0
     else:
         A = csc_from_triplets(all_rows, all_cols, all_vals, (acc.count, nz))
 
@@ -458,7 +477,14 @@ def build_qp(
     q = np.zeros(nz)
     pen = prep.penalty
     kx = kappa[lot_sec]
-    q[:nx] = s.tax_weight * prep.tax_coef[lots] + s.cost_weight * 2 * kx * m + pen[lot_sec] * m
+    q[:nx] = (
+        s.tax_weight * prep.obj_tax_coef[lots]
+        + prep.wait_coef[lots]
+        + s.cost_weight * 2 * kx * m
+        + pen[lot_sec] * m
+    )
+    for j, hinge in enumerate(hinges):
+        q[ecol0 + j] = s.tax_weight * hinge.price
     q[nx : nx + na] = -2 * gamma * delta[uw] * unit_const[uw] + s.cost_weight * ka + pen[secs]
     return QP(
         P=P,

@@ -41,17 +41,28 @@ def terms_at(prep: Prepared, x: FloatArray, b: FloatArray) -> ObjectiveTerms:
     w = prep.holding + b - sells
     var = active_variance(prep, w)
     risk = s.risk_aversion * var
-    tax = s.tax_weight * float(np.dot(prep.tax_coef, x))
+    tax = s.tax_weight * tax_at(prep, x)
     cost = s.cost_weight * float(np.dot(prep.kappa, b + sells))
     sub = float(np.dot(prep.penalty, b))
+    wait = float(np.dot(prep.wait_coef, x)) if prep.problem.settings.anniversary_days else 0.0
     return ObjectiveTerms(
         risk=risk,
         tax=tax,
         cost=cost,
         substitute=sub,
-        total=risk + tax + cost + sub,
+        total=risk + tax + cost + sub + wait,
         tracking_error=math.sqrt(var),
+        wait=wait,
     )
+
+
+def tax_at(prep: Prepared, x: FloatArray) -> float:
+    """Tax of selling lot fractions ``x`` (weight units, before ``tax_weight``): each lot at its
+    own rate, or the tax-year model's increment over selling nothing (docs section 4)."""
+    tax = float(np.dot(prep.obj_tax_coef, x))
+    for hinge in prep.hinges:
+        tax += hinge.value(x)
+    return tax
 
 
 def cash_weight_at(prep: Prepared, x: FloatArray, b: FloatArray) -> float:

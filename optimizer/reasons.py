@@ -153,7 +153,10 @@ def explain(
     over_max = (prep.holding > hi).tolist()
     gain_sec_list = gain_sec.tolist()
     tax_sec_list = tax_sec.tolist()
-    te_red, obj_red = _marginal_effects(prep, trades, w_after, tax_sec.astype(np.float64))
+    tax_obj = problem.settings.tax_weight * tax_sec.astype(np.float64) / prep.base
+    if prep.problem.tax_year is not None or prep.problem.settings.anniversary_days:
+        tax_obj = _year_tax_sec(prep, sales)
+    te_red, obj_red = _marginal_effects(prep, trades, w_after, tax_obj)
     has_buys = any(t.side == Side.BUY for t in trades)
     has_bounds = bool(
         problem.group_bounds
@@ -276,11 +279,36 @@ def explain(
     return tuple(reasons)
 
 
+def _year_tax_sec(prep: Prepared, sales: tuple[LotSale, ...]) -> FloatArray:
+    """``(n,)`` objective tax (tax-year model, ``tax_weight`` applied) plus waiting charge that
+    each security's lot sales add to the trade list: the list's figure minus the figure of the
+    list without that security's sales (weight units)."""
+    problem = prep.problem
+    n = problem.n_securities
+    lots = problem.lots
+    order = np.argsort(lots.lot_id, kind="stable")
+    sold_ids = np.fromiter((s.lot_id for s in sales), dtype=np.int64, count=len(sales))
+    pos = order[np.searchsorted(lots.lot_id[order], sold_ids)]
+    x = np.zeros(lots.count)
+    x[pos] = np.fromiter((s.shares for s in sales), dtype=np.float64, count=len(sales))
+    x[pos] = x[pos] / lots.shares[pos]
+    theta = problem.settings.tax_weight
+    lin = theta * prep.obj_tax_coef + prep.wait_coef
+    out: FloatArray = np.bincount(prep.lot_sec, weights=lin * x, minlength=n).astype(np.float64)
+    for hinge in prep.hinges:
+        arg = float(np.dot(hinge.coef, x)) - hinge.rhs
+        part = np.bincount(prep.lot_sec, weights=hinge.coef * x, minlength=n)
+        without = np.maximum(arg - part, 0.0)
+        out += theta * hinge.price * (max(arg, 0.0) - without)
+    return np.where(np.isin(np.arange(n), prep.lot_sec[pos]), out, 0.0)
+
+
 def _marginal_effects(
-    prep: Prepared, trades: tuple[SecurityTrade, ...], w_after: FloatArray, tax_sec: FloatArray
+    prep: Prepared, trades: tuple[SecurityTrade, ...], w_after: FloatArray, tax_obj: FloatArray
 ) -> tuple[FloatArray, FloatArray]:
     """``(n,)`` each: how much each security's trade lowers the tracking error (annual
     decimal) and the objective (weight units), against the same trade list without it.
+    ``tax_obj``: what each security's sales add to the objective's tax term (weight units).
 
     V(w - d e_i) = V(w) - d g_i + d^2 Q_ii with g = 2 Q (w - t) and Q the active-risk form, so
     every trade costs O(k) after one O(n k) pass.
@@ -310,7 +338,7 @@ def _marginal_effects(
     buy = np.maximum(d, 0.0)
     obj_red: FloatArray = (
         s.risk_aversion * (var_without - var)
-        - s.tax_weight * tax_sec / prep.base
+        - tax_obj
         - s.cost_weight * cost / prep.base
         - prep.penalty * buy
     )

@@ -98,7 +98,9 @@ def net_conflicts(
     x[buy_dom[lot_sec]] = 0.0
     b[buy_dom] -= sells[buy_dom]
     sell_dom = both & ~buy_dom
-    tax_per_weight = np.divide(prep.tax_coef, m, out=np.zeros_like(m), where=m > 0)
+    tax_per_weight = np.divide(
+        prep.obj_tax_coef + prep.wait_coef, m, out=np.zeros_like(m), where=m > 0
+    )
     for i in np.flatnonzero(sell_dom).tolist():
         left = float(b[i])
         b[i] = 0.0

@@ -10,11 +10,13 @@ units (of B). ``validate`` rejects a malformed problem naming the field. Both th
 
 from __future__ import annotations
 
+import dataclasses
+import math
 from dataclasses import dataclass
 
 import numpy as np
 
-from optimizer.tax import LotTax, lot_tax
+from optimizer.tax import Hinge, LotTax, lot_tax, wait_coef, year_model
 from optimizer.types import BoolArray, FloatArray, IntArray, Mode, Problem, RiskModel
 from optimizer.washsale import WashSaleBlocks, wash_sale_blocks
 
@@ -77,6 +79,15 @@ class Prepared:
     """$ remaining gain budget (>= 0)."""
     tax_room: float | None
     """$ remaining tax budget (>= 0)."""
+    obj_tax_coef: FloatArray
+    """``(L,)`` linear part of the objective's tax term per lot sold whole (weight units,
+    before ``tax_weight``): ``tax_coef`` without a tax year; the tax-year model's r_L g_l / B
+    plus the hinges folded in (``tax.year_model``) with one."""
+    hinges: tuple[Hinge, ...]
+    """Kinks of the tax-year model that the free lots can cross (``tax.year_model``)."""
+    wait_coef: FloatArray
+    """``(L,)`` waiting charge per lot sold whole (``Settings.anniversary_days``), weight
+    units, not multiplied by ``tax_weight``."""
 
     @property
     def n_factors(self) -> int:
@@ -175,8 +186,24 @@ def validate(problem: Problem) -> None:
     for term_name in ("short_term", "long_term"):
         rate = getattr(rates, term_name)
         check(bool(np.isfinite(rate)) and 0.0 <= rate <= 1.0, f"tax_rates.{term_name} in [0, 1]")
+    ty = problem.tax_year
+    if ty is not None:
+        values = [getattr(ty, f.name) for f in dataclasses.fields(ty)]
+        check(all(math.isfinite(v) for v in values), "tax_year fields finite")
+        for name in ("carryforward_short", "carryforward_long", "ordinary_offset"):
+            check(getattr(ty, name) >= 0, f"tax_year.{name} >= 0")
+        check(0.0 <= ty.carryforward_discount <= 1.0, "tax_year.carryforward_discount in [0, 1]")
+        check(
+            rates.short_term >= rates.long_term, "tax_rates.short_term >= long_term with tax_year"
+        )
     s = problem.settings
     check(s.risk_aversion >= 0, "risk_aversion >= 0")
+    check(
+        not isinstance(s.anniversary_days, bool)
+        and isinstance(s.anniversary_days, int)
+        and 0 <= s.anniversary_days <= 366,
+        "settings.anniversary_days integer in 0..366",
+    )
     check(s.cash_target >= 0, "cash_target >= 0")
     check(s.te_max is None or s.te_max >= 0, "te_max >= 0")
     check(
@@ -311,6 +338,7 @@ def prepare(problem: Problem) -> Prepared:
     )
     tax_room = None if s.tax_budget is None else max(s.tax_budget - problem.tax_ytd, 0.0)
     withdrawal_w = problem.withdrawal / base
+    obj_tax_coef, hinges = year_model(problem, tax, base, sellable)
     return Prepared(
         problem=problem,
         base=base,
@@ -343,4 +371,7 @@ def prepare(problem: Problem) -> Prepared:
         cash_cap=None if s.cash_max is None else withdrawal_w + s.cash_max,
         gain_room=gain_room,
         tax_room=tax_room,
+        obj_tax_coef=obj_tax_coef,
+        hinges=hinges,
+        wait_coef=wait_coef(problem, tax, base),
     )

@@ -88,6 +88,8 @@ def _ipm_excess(sq: StructuredQP, res: IpmResult) -> list[tuple[str, int, float]
     out: list[tuple[str, int, float]] = []
     names, rungs = sq.row_names, sq.row_rungs
     for k in np.flatnonzero(res.row_excess > RELAX_TOL).tolist():
+        if rungs[k] < 0:  # a kink of the tax-year model: part of the objective
+            continue
         if names[k] == "tracking_error":
             te = math.sqrt(max(sq.te2, 0.0))
             excess = math.sqrt(max(float(res.row_value[k]), 0.0)) - te
@@ -108,8 +110,9 @@ def _ipm_binding(sq: StructuredQP, res: IpmResult) -> tuple[str, ...]:
     if sq.te2 >= 0:
         te = math.sqrt(sq.te2)
         hit[-1] = te - math.sqrt(max(float(value[-1]), 0.0)) <= BINDING_TOL * max(1.0, te)
-    names = sq.row_names
-    return tuple(names[k] for k in np.flatnonzero(hit).tolist())
+    names, rungs = sq.row_names, sq.row_rungs
+    # Kinks of the tax-year model are part of the objective, not constraints.
+    return tuple(names[k] for k in np.flatnonzero(hit).tolist() if rungs[k] >= -1)
 
 
 def _relax_message(excess: list[tuple[str, int, float]]) -> str:

@@ -11,7 +11,8 @@ security's row). The objective is
 multi-member equivalence unit), and the constraints are rows of four kinds, each hard or
 *elastic* (a soft constraint may be exceeded at a linear penalty per unit):
 
-- general rows over v:      A v <= a_beta        (cash, turnover, gain and tax budgets, cash max)
+- general rows over v:      A v <= a_beta        (cash, turnover, gain and tax budgets, cash max,
+                                                  and the tax-year model's kinks)
 - rows over w:              G w <= g_beta        (group bounds)
 - one-security rows:        sign * w_i <= p_beta (min and max weights)
 - the tracking-error row:   (w - t)' Q (w - t) <= te2
@@ -45,6 +46,9 @@ infeasible one exceed them as little as possible: turnover first, then budgets, 
 tracking-error cap alike (docs/optimizer.md section 6)."""
 
 HARD = np.inf
+KINK = -2
+"""Rung of a row that is a kink of the tax-year model (``tax.Hinge``), not a constraint: its
+elastic excess is priced at the kink's slope change and is never reported as relaxed."""
 TE_FLOOR = 1e-3
 """Tracking-error rows are scaled by 1 / (2 max(te_max, TE_FLOOR))."""
 
@@ -102,7 +106,8 @@ class StructuredQP:
     row_names: tuple[str, ...]
     """Name of every row in solver order: A rows, G rows, one-security rows, TE."""
     row_rungs: tuple[int, ...]
-    """Ladder rung (index into ``build.RUNGS``) of every row; -1 for a hard row."""
+    """Ladder rung (index into ``build.RUNGS``) of every row; -1 for a hard row, ``KINK``
+    for a kink of the tax-year model."""
     row_secs: IntArray
     """Security of each one-security row (for names like ``max_weight:AAPL``)."""
 
@@ -163,7 +168,7 @@ def build_structured(prep: Prepared, sellable: BoolArray, buyable: BoolArray) ->
     kappa = prep.kappa
     kv = kappa[var_sec]
     c = s.cost_weight * kv
-    c[:nx] += s.tax_weight * prep.tax_coef[lots] / m
+    c[:nx] += (s.tax_weight * prep.obj_tax_coef[lots] + prep.wait_coef[lots]) / m
     c[nx:] += prep.penalty[buys]
 
     # Q = diag(dg) + U U': singleton units on the diagonal; factors as the dense columns of U,
@@ -187,12 +192,12 @@ def build_structured(prep: Prepared, sellable: BoolArray, buyable: BoolArray) ->
     a_beta: list[float] = []
     a_pen: list[float] = []
 
-    def a_row(name: str, rung: int, row: FloatArray, rhs: float) -> None:
+    def a_row(name: str, rung: int, row: FloatArray, rhs: float, pen: float = 0.0) -> None:
         names.append(name)
         rungs.append(rung)
         a_rows.append(row)
         a_beta.append(rhs)
-        a_pen.append(HARD if rung < 0 else PENALTY[RUNGS[rung]])
+        a_pen.append(HARD if rung == -1 else pen if rung == KINK else PENALTY[RUNGS[rung]])
 
     # cash after trades >= requirement:  sum(b) - sum(s) + sum(kappa (b + s)) <= C/B - req
     cash_row = var_sign + kv
@@ -209,6 +214,13 @@ def build_structured(prep: Prepared, sellable: BoolArray, buyable: BoolArray) ->
         a_row("tax_budget", 1, row, prep.tax_room / prep.base)
     if prep.cash_cap is not None:
         a_row("cash_max", 2, -cash_row, prep.cash_cap - prep.cash0)
+    kinks: list[int] = []
+    if s.tax_weight > 0:
+        for hinge in prep.hinges:
+            row = np.zeros(nv)
+            row[:nx] = hinge.coef[lots] / m
+            kinks.append(len(a_rows))
+            a_row(hinge.name, KINK, row, hinge.rhs)
     m1 = len(a_rows)
     A = np.vstack(a_rows) if m1 else np.zeros((0, nv))
     # Variables grouped by security (lot sales in lot order, then the buy): the solver inverts
@@ -264,6 +276,9 @@ def build_structured(prep: Prepared, sellable: BoolArray, buyable: BoolArray) ->
     slope = 1.0 + float(np.max(np.abs(c), initial=0.0))
     slope += 2.0 * float(s.risk_aversion) * float(np.max(q_diag, initial=0.0))
     a_pen_arr = np.array(a_pen, dtype=np.float64) * slope
+    for pos_k, hinge in zip(kinks, prep.hinges, strict=True):
+        # A kink of the tax-year model is priced at its own slope change, not scaled.
+        a_pen_arr[pos_k] = s.tax_weight * hinge.price
     w_pen *= slope
     te_pen *= slope
 

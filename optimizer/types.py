@@ -136,6 +136,38 @@ class TaxRates:
 
 
 @dataclass(frozen=True)
+class TaxYear:
+    """The account's tax year so far: what the year's realized gains, carry-forward and outside
+    gains are before this run (docs/optimizer.md section 4, "the account's tax year").
+
+    All in $. Gains are signed (a net loss so far is negative); carry-forwards are losses
+    carried into this year, >= 0. With a ``TaxYear`` the tax term nets this run's short- and
+    long-term gains against the year (``gain_ytd_* + outside_gain_* - carryforward_*``), offsets
+    up to ``ordinary_offset`` of a net loss against ordinary income and values a net loss
+    beyond it as carry-forward at ``carryforward_discount`` times the long-term rate. Without
+    one (``Problem.tax_year = None``) every lot's gain is taxed at its own rate (linear).
+    """
+
+    gain_ytd_short: float = 0.0
+    """Net short-term gain realized so far this calendar year in this account (signed)."""
+    gain_ytd_long: float = 0.0
+    """Net long-term gain realized so far this calendar year in this account (signed)."""
+    carryforward_short: float = 0.0
+    """Short-term capital loss carried forward into this year, >= 0."""
+    carryforward_long: float = 0.0
+    """Long-term capital loss carried forward into this year, >= 0."""
+    outside_gain_short: float = 0.0
+    """Short-term gains expected this year outside this account (signed)."""
+    outside_gain_long: float = 0.0
+    """Long-term gains expected this year outside this account (signed)."""
+    ordinary_offset: float = 3000.0
+    """$ of a year's net capital loss that offsets ordinary income (US: 3,000)."""
+    carryforward_discount: float = 0.5
+    """Value of a $ of loss carried to later years, as a fraction of the long-term rate, in
+    [0, 1] (it offsets later gains, later: time value and the chance it is never used)."""
+
+
+@dataclass(frozen=True)
 class RecentTrade:
     """A trade in the wash-sale look-back/look-ahead, by this account or its household.
 
@@ -258,6 +290,11 @@ class Settings:
     time_limit: float = 5.0
     """Clarabel wall-clock cap per solve, seconds (the other backends have no time cap;
     ``max_iter`` applies)."""
+    anniversary_days: int = field(default=0, metadata={"json_omit_default": True})
+    """A short-term GAIN lot that turns long-term within this many days (its first anniversary
+    on or before as_of + anniversary_days) pays, on top of its short-term tax, a waiting
+    charge of (short-term rate - long-term rate) x its gain per $ sold: the tax its sale would
+    save by waiting (``ObjectiveTerms.wait``). 0 = off (omitted from JSON when 0)."""
     qp_backend: str = "auto"
     """``"auto"``: the engine's own interior-point method (``optimizer.ipm``, soft constraints
     elastic: one solve, also when the problem as stated is infeasible); if it does not converge,
@@ -303,12 +340,17 @@ class Problem:
     withdrawal: float = 0.0
     """$ the client asked for; must be in cash after the trades (on top of the cash target)."""
     realized_gain_ytd: float = 0.0
-    """$ net realized gains so far this calendar year (signed)."""
+    """$ net realized gains so far this calendar year (signed). Feeds the gain budget only;
+    the tax term reads ``tax_year``."""
     tax_ytd: float = 0.0
     """$ tax on realized gains so far this year (signed)."""
     recent_trades: tuple[RecentTrade, ...] = ()
     equivalence_groups: tuple[EquivalenceGroup, ...] = ()
     group_bounds: tuple[GroupBound, ...] = ()
+    tax_year: TaxYear | None = field(default=None, metadata={"json_omit_default": True})
+    """The account's tax year (netting, the ordinary-income offset, carry-forward). None: every
+    gain at its own lot's rate, as before (omitted from JSON when None). ``realized_gain_ytd``
+    and ``tax_ytd`` still feed the budgets only."""
 
     @property
     def n_securities(self) -> int:
@@ -349,6 +391,10 @@ class ObjectiveTerms:
     substitute: float
     total: float
     tracking_error: float
+    wait: float = field(default=0.0, metadata={"json_omit_default": True})
+    """Waiting charge of short-term gain lots sold close to their anniversary
+    (``Settings.anniversary_days``), weight units, included in ``total``. Omitted from JSON
+    when 0."""
 
 
 @dataclass(frozen=True)

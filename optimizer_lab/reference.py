@@ -58,6 +58,7 @@ class Terms:
     substitute: float
     total: float
     tracking_error: float
+    wait: float = 0.0
 
 
 @dataclass(frozen=True, eq=False)
@@ -104,6 +105,8 @@ class _Data:
     penalty: FloatArray  # pi_i (n,)
     factor_root: FloatArray | None  # R with F = R'R, (k, k)
     loadings: FloatArray | None  # (n, k)
+    short: BoolArray  # (L,) short-term lots
+    wait: FloatArray  # (L,) waiting charge $ per lot sold whole (anniversary_days)
 
 
 def _anniversary(day: dt.date) -> dt.date:
@@ -188,6 +191,14 @@ def _prepare(problem: Problem) -> _Data:
     )
     rates = problem.tax_rates
     rate = np.where(long_term, rates.long_term, rates.short_term).astype(np.float64)
+    # Waiting charge (section 4): a short-term gain lot that turns long term (the day after its
+    # anniversary) within anniversary_days pays (r_S - r_L) x gain when sold.
+    days = problem.settings.anniversary_days
+    turns = [(_anniversary(_as_date(a)) - problem.as_of).days + 1 for a in lots.acquired]
+    near = np.array([days > 0 and t <= days for t in turns], dtype=bool) & ~long_term
+    wait = np.where(
+        near & (gain > 0), max(rates.short_term - rates.long_term, 0.0) * gain, 0.0
+    ).astype(np.float64)
     kappa = (
         np.zeros(n) if problem.cost_rates is None else np.asarray(problem.cost_rates, np.float64)
     )
@@ -242,6 +253,8 @@ def _prepare(problem: Problem) -> _Data:
         penalty=penalty,
         factor_root=factor_root,
         loadings=loadings,
+        short=~long_term,
+        wait=wait,
     )
 
 
@@ -255,16 +268,52 @@ def _active_variance(problem: Problem, d: _Data, w: FloatArray) -> float:
     return var
 
 
+def _year_tax(problem: Problem, g_short: Any, g_long: Any, pos: Any) -> Any:
+    """Tax $ of the account's year (docs/optimizer.md section 4, "the account's tax year")
+    with this run's short- and long-term gains ``g_short`` / ``g_long`` ($), minus the same
+    with nothing sold. ``pos`` is max(., 0) (numpy or cvxpy)."""
+    ty = problem.tax_year
+    assert ty is not None
+    r_s, r_l = problem.tax_rates.short_term, problem.tax_rates.long_term
+    r_c = ty.carryforward_discount * r_l
+    a_s = ty.gain_ytd_short + ty.outside_gain_short - ty.carryforward_short
+    a_l = ty.gain_ytd_long + ty.outside_gain_long - ty.carryforward_long
+    k = ty.ordinary_offset
+
+    def t(n_s: Any, n_l: Any) -> Any:
+        return (
+            r_l * (n_s + n_l)
+            + (r_s - r_l) * pos(n_s + n_l if a_l < 0.0 else n_s)
+            + (r_l - r_c) * pos(-k - n_s - n_l)
+        )
+
+    return t(a_s + g_short, a_l + g_long) - t(a_s, a_l)
+
+
+def _tax_dollars(problem: Problem, d: _Data, x: FloatArray) -> float:
+    if problem.tax_year is None:
+        return float(np.sum(d.rate * d.gain * x))
+    g = d.gain * x
+    return float(_year_tax(problem, float(g[d.short].sum()), float(g[~d.short].sum()), _pos_np))
+
+
+def _pos_np(v: float) -> float:
+    return max(v, 0.0)
+
+
 def _terms(problem: Problem, d: _Data, x: FloatArray, b: FloatArray) -> Terms:
     st = problem.settings
     s = d.lot_sell @ x
     w = d.held + b - s
     var = _active_variance(problem, d, w)
     risk = st.risk_aversion * var
-    tax = st.tax_weight * float(np.sum(d.rate * d.gain * x)) / d.base
+    tax = st.tax_weight * _tax_dollars(problem, d, x) / d.base
     cost = st.cost_weight * float(d.kappa @ (b + s))
     sub = float(d.penalty @ b)
-    return Terms(risk, tax, cost, sub, risk + tax + cost + sub, math.sqrt(max(var, 0.0)))
+    wait = float(d.wait @ x) / d.base
+    return Terms(
+        risk, tax, cost, sub, risk + tax + cost + sub + wait, math.sqrt(max(var, 0.0)), wait
+    )
 
 
 def objective_terms(problem: Problem, lot_fraction: FloatArray, buys: FloatArray) -> Terms:
@@ -404,11 +453,17 @@ def reference_solve(
             )
         else:
             cons.append(cp.norm(stacked, 2) <= st.te_max)
+    if problem.tax_year is None:
+        tax_dollars = (d.rate * d.gain) @ x
+    else:
+        short = d.short.astype(np.float64)
+        tax_dollars = _year_tax(problem, (d.gain * short) @ x, (d.gain * (1.0 - short)) @ x, cp.pos)
     objective = (
         st.risk_aversion * cp.sum_squares(stacked)
-        + st.tax_weight * ((d.rate * d.gain) @ x) / d.base
+        + st.tax_weight * tax_dollars / d.base
         + st.cost_weight * (d.kappa @ (b + s))
         + d.penalty @ b
+        + (d.wait @ x) / d.base
     )
     for e, pen in zip(excess, penalties, strict=True):
         objective = objective + pen * cp.sum(e)

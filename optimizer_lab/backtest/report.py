@@ -31,6 +31,7 @@ ARM_LABELS = {
     "opt_daily_te100": "engine, daily, TE cap 1 %",
     "opt_daily_te200": "engine, daily, TE cap 2 %",
     "opt_monthly_te100": "engine, monthly, TE cap 1 %",
+    "opt_daily_te100_cf": "engine, daily, TE cap 1 %, told: no outside gains",
 }
 
 

@@ -39,5 +39,7 @@ def test_tiny_run_is_deterministic(tmp_path: Path) -> None:
     assert j1["arms"]["opt_daily_te100"]["trades"] > 0
     assert j1["arms"]["loser_rebuy"]["checker_violations"] > 0
     assert j1["arms"]["opt_daily_te100"]["checker_violations"] == 0
+    # issue 17: the engine arm proposes no wash sale (the checker counts every one)
+    assert j1["arms"]["opt_daily_te100"]["wash_sales"] == 0
     assert j1["arms"]["naive_daily"]["checker_violations"] == 0
     assert r1.runs[("2015-01", "opt_daily_te100")].solves > 0

@@ -21,6 +21,7 @@ from optimizer.types import (
     Settings,
     Side,
     TaxRates,
+    TaxYear,
 )
 
 AS_OF = dt.date(2019, 6, 28)
@@ -38,6 +39,8 @@ KINDS = (
     "restricted",
     "raise_cash",
     "bounds",
+    "tax_year",
+    "tax_year_model",
 )
 
 
@@ -59,7 +62,7 @@ def _risk_model(rng: np.random.Generator, n: int, k: int) -> RiskModel:
 def random_problem(kind: str, seed: int) -> Problem:
     """A feasible-looking random problem of ``kind`` (one of ``KINDS``), deterministic in seed."""
     rng = np.random.default_rng([KINDS.index(kind), seed])
-    di = kind not in ("model", "contribution", "raise_cash")
+    di = kind not in ("model", "contribution", "raise_cash", "tax_year_model")
     n = int(rng.integers(25, 45)) if di else int(rng.integers(8, 16))
     n_lots = int(rng.integers(int(1.5 * n), 3 * n))
     prices = np.round(rng.uniform(10.0, 400.0, n), 2)
@@ -156,6 +159,19 @@ def random_problem(kind: str, seed: int) -> Problem:
             GroupBound("sector-a", "sector", members, 0.8 * share, 1.1 * share),
         )
         settings["cash_max"] = 0.05
+    if kind in ("tax_year", "tax_year_model"):
+        # Positions around the kinks: the run's gains and losses (up to ~1e5 $) can cross
+        # zero net short-term gain and the ordinary-income offset.
+        fields["tax_year"] = TaxYear(
+            gain_ytd_short=float(rng.uniform(-30_000.0, 30_000.0)),
+            gain_ytd_long=float(rng.uniform(-30_000.0, 30_000.0)),
+            carryforward_short=float(rng.choice([0.0, rng.uniform(0.0, 40_000.0)])),
+            carryforward_long=float(rng.choice([0.0, rng.uniform(0.0, 40_000.0)])),
+            outside_gain_short=float(rng.uniform(0.0, 10_000.0)),
+            outside_gain_long=float(rng.uniform(0.0, 20_000.0)),
+            carryforward_discount=float(rng.uniform(0.2, 0.8)),
+        )
+        settings["anniversary_days"] = int(rng.choice([0, 30, 90]))
     return Problem(
         account_id=f"{kind}-{seed}",
         as_of=AS_OF,

@@ -29,7 +29,9 @@ QUICK_ARMS: tuple[str, ...] = (
 
 
 def make_arm(key: str) -> Arm:
-    """A new arm object for ``key`` (one of ``ALL_ARMS``)."""
+    """A new arm object for ``key`` (one of ``ALL_ARMS``, or an engine arm with the suffix
+    ``_cf``: the engine told the investor has no outside gains; measured in docs/backtest.md,
+    not in the report)."""
     if key == "buy_hold":
         return BuyHold()
     if key == "loser_rebuy":
@@ -42,6 +44,7 @@ def make_arm(key: str) -> Arm:
         from optimizer_lab.backtest.arms.optimizer_arm import OptimizerArm
 
         daily = key.startswith("opt_daily")
-        te = int(key[-3:]) / 10000.0
-        return OptimizerArm(key, daily=daily, te_max=te)
+        cf = key.endswith("_cf")
+        te = int(key.removesuffix("_cf")[-3:]) / 10000.0
+        return OptimizerArm(key, daily=daily, te_max=te, outside_gains=not cf)
     raise KeyError(f"unknown arm {key!r}")

@@ -27,9 +27,12 @@ On a rebalance day the arm states one problem for the account:
   block harvesting it for 30 days); if that makes the TE cap infeasible, solved again without;
 * equivalence groups: share classes of one issuer present in the universe (substantially
   identical);
-* tax rates: the marginal rates of the year given its realized results so far
-  (``marginal_rates``: with outside gains, every $ realized in a year with a net loss moves the
-  tax at the short-term rate);
+* tax: the year's actual rates and the account's tax year (``tax_year_for``, the engine's
+  ``TaxYear``): the year's realized short- and long-term results so far, and either outside
+  short-term gains large enough to absorb any net loss (the primary case's investor; arms
+  ``opt_*``) or, for the ``opt_*_cf`` arms (no outside gains), the carry-forward into the
+  year by character, replayed from the ledger's earlier years with ``taxes.year_tax``;
+  ``anniversary_days`` ``ANNIVERSARY_DAYS``;
 * settings: the tax-aware objective (tax weight 1, cost weight 1, ``RISK_AVERSION``), the hard
   tracking-error cap of the day (``te_cap_today``: the arm's cap ``te_max`` (annual) at most,
   ``TE_BAND`` x cap for new risk, never below the TE already held), post-trade cash at most
@@ -61,11 +64,21 @@ from optimizer.types import (
     Side,
     Status,
     TaxRates,
+    TaxYear,
 )
 from optimizer_lab import risk
 from optimizer_lab.backtest.prices import MarketData, bench_weights
 from optimizer_lab.backtest.sim import COST_RATE, Sim
-from optimizer_lab.backtest.taxes import ACTUAL_RATES, SHARE_EPS, WASH_DAYS, YearTally
+from optimizer_lab.backtest.taxes import (
+    ACTUAL_RATES,
+    LOSS_DEDUCTION_CAP,
+    SHARE_EPS,
+    WASH_DAYS,
+    Carry,
+    Ledger,
+    YearTally,
+    year_tax,
+)
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
@@ -91,6 +104,10 @@ TE_BAND = 0.7
 """A solve may raise ex-ante tracking error up to this fraction of the cap; tracking error that
 prices or a new risk model moved above it is kept (up to the cap) instead of being traded down
 (``te_cap_today``)."""
+BUNDLE_MAX_RECENT = 1
+"""Bundles only for names with at most this many purchases in the last 30 days: with two, the
+first one sold at a loss is replaced by the other (a wash sale, even when both are sold the
+same day), and a partial sale defers its loss (issue 17, ``wash_sales``)."""
 BUNDLE_ID_BASE = 10**9
 """Lot id of a bundle = this + the ledger row of its first lot (ledger rows stay far below)."""
 
@@ -134,9 +151,56 @@ def te_cap_today(te_now: float, cap: float) -> float:
     return min(cap, max(TE_BAND * cap, te_now))
 
 
+OUTSIDE_GAINS_PER_DOLLAR = 10.0
+"""The primary case's outside short-term gains, $ per $ of account value: enough to absorb any
+net loss the account can realize in a year (docs/backtest.md, Taxes)."""
+CARRY_DISCOUNT = 0.5
+"""``TaxYear.carryforward_discount`` of the ``_cf`` arms. Without outside gains a $ carried
+forward is used only against the account's own later gains, chiefly the liquidation's, which
+the harvest that created it raised by the same $ (lower basis): beyond the $3,000 offset it is
+worth about nothing to this investor."""
+ANNIVERSARY_DAYS = 30
+"""``Settings.anniversary_days`` of the engine arms."""
+
+
+def carry_into(ledger: Ledger, year: int) -> Carry:
+    """The loss carry-forward into ``year`` without outside gains (actual rates): the ledger's
+    earlier years replayed with ``taxes.year_tax``, the same rule the report's carry-forward
+    case applies."""
+    carry = Carry()
+    for y in sorted(ledger.years):
+        if y >= year:
+            break
+        tl = ledger.years[y]
+        _, carry = year_tax(tl.st_gain, tl.lt_gain, tl.dividends, y, ACTUAL_RATES, False, carry)
+    return carry
+
+
+def tax_year_for(ledger: Ledger, year: int, value: float, outside_gains: bool) -> TaxYear:
+    """The engine's ``TaxYear`` for a solve in ``year``: the year's realized results so far and
+    the outside gains (``outside_gains``) or the carry-forward (not)."""
+    ytd = ledger.years.get(year, YearTally())
+    if outside_gains:
+        return TaxYear(
+            gain_ytd_short=ytd.st_gain,
+            gain_ytd_long=ytd.lt_gain,
+            outside_gain_short=OUTSIDE_GAINS_PER_DOLLAR * max(value, 0.0),
+        )
+    carry = carry_into(ledger, year)
+    return TaxYear(
+        gain_ytd_short=ytd.st_gain,
+        gain_ytd_long=ytd.lt_gain,
+        carryforward_short=carry.short_term,
+        carryforward_long=carry.long_term,
+        ordinary_offset=LOSS_DEDUCTION_CAP,
+        carryforward_discount=CARRY_DISCOUNT,
+    )
+
+
 def marginal_rates(st_gain: float, lt_gain: float, year: int) -> TaxRates:
     """Marginal tax rates (actual rates, outside gains absorb net losses) of a $ realized now,
-    given the year's net short- and long-term results so far ($, signed).
+    given the year's net short- and long-term results so far ($, signed). The arms stated the
+    year this way before the engine took a ``TaxYear`` (issue 17); kept for comparison.
 
     Netting (``taxes.year_tax``): a year with a net loss saves the short-term rate on it, so
     while the year's total is a loss (or nothing is realized yet) every $ of either term moves
@@ -200,6 +264,8 @@ def find_bundles(sim: Sim, rows: IntArray) -> list[Bundle]:
             continue
         if int((alive_groups == md.groups[i]).sum()) != 1:
             continue
+        if len(pids) > BUNDLE_MAX_RECENT:
+            continue  # each recent purchase sold at a loss would replace another: wash sales
         mine = tk == i
         recent = mine & np.isin(lg.purchase[rows], np.asarray(pids, dtype=np.int64))
         if abs(float(lg.shares[rows[recent]].sum()) - shares) > SHARE_EPS * max(1.0, shares):
@@ -224,6 +290,9 @@ class OptimizerArm:
     key: str
     daily: bool
     te_max: float
+    outside_gains: bool = True
+    """The engine is told the investor's outside gains absorb any net loss (the primary case);
+    False (``opt_*_cf`` arms): no outside gains, losses beyond $3,000 a year carry forward."""
     wash_sale: bool = True
     loss_left: float = 0.0
     last_month: int = -1
@@ -381,7 +450,6 @@ class OptimizerArm:
         keep[lots.security[under]] = True
         cash = lg.cash
         year = today.year
-        ytd = lg.years.get(year, YearTally())
         problem = Problem(
             account_id=f"{sim.v.label}:{self.key}",
             as_of=today,
@@ -397,8 +465,10 @@ class OptimizerArm:
                 fractional_shares=True,
                 min_trade=MIN_TRADE,
                 cash_max=CASH_MAX,
+                anniversary_days=ANNIVERSARY_DAYS,
             ),
-            tax_rates=marginal_rates(ytd.st_gain, ytd.lt_gain, year),
+            tax_rates=TaxRates(ACTUAL_RATES.st(year), ACTUAL_RATES.lt(year)),
+            tax_year=tax_year_for(lg, year, sim.value(), self.outside_gains),
             risk_model=rm,
             cost_rates=np.full(len(u), COST_RATE),
             do_not_trade=~np.isfinite(md.close[sim.t, u]),
