@@ -33,8 +33,11 @@ def _field_exists(path: str) -> bool:
         fields = {f.name: f for f in dataclasses.fields(cls)}
         if name not in fields:
             return False
-        nested = {"tax_rates": engine.TaxRates, "tax_year": getattr(engine, "TaxYear", None),
-                  "settings": engine.Settings}
+        nested = {
+            "tax_rates": engine.TaxRates,
+            "tax_year": getattr(engine, "TaxYear", None),
+            "settings": engine.Settings,
+        }
         cls = nested.get(name)
         if cls is None:
             return name == rest[-1]
@@ -48,7 +51,9 @@ def _choices(**overrides: Any) -> dict[str, tuple[Any, str]]:
 
 def _knobs(registration: str = "taxable", **overrides: Any) -> dict[str, Any]:
     knobs = translate(
-        _choices(**overrides), registration_type=registration, as_of=AS_OF,
+        _choices(**overrides),
+        registration_type=registration,
+        as_of=AS_OF,
         account_value=Decimal("100000"),
     )
     return {k.field: k.value for k in knobs}
@@ -93,7 +98,9 @@ def test_loss_harvesting(level: str) -> None:
 @pytest.mark.parametrize("style", sorted(HARVEST_STYLE))
 def test_harvest_style(style: str) -> None:
     knobs = _knobs(harvest_style=style)
-    assert knobs["Problem.tax_year.carryforward_discount"] == (0.0 if style == "offset_gains" else 0.5)
+    assert knobs["Problem.tax_year.carryforward_discount"] == (
+        0.0 if style == "offset_gains" else 0.5
+    )
 
 
 @pytest.mark.parametrize("bracket", sorted(TAX_BRACKETS))
@@ -105,8 +112,13 @@ def test_brackets_plus_state(bracket: str) -> None:
 
 
 def test_tax_deferred_accounts_ignore_taxes_whatever_the_menus_say() -> None:
-    knobs = _knobs("roth_ira", tax_sensitivity="maximum", tax_budget_kind="gains",
-                   tax_budget_amount="1000", carry_forward_short="500")
+    knobs = _knobs(
+        "roth_ira",
+        tax_sensitivity="maximum",
+        tax_budget_kind="gains",
+        tax_budget_amount="1000",
+        carry_forward_short="500",
+    )
     assert knobs["Settings.tax_weight"] == 0.0
     assert knobs["Problem.tax_rates.short_term"] == 0.0
     assert knobs["Settings.gain_budget"] is None
@@ -146,9 +158,14 @@ def test_cash_flows(amount: str, date: str, withdrawal: float) -> None:
 def test_cost_schedule_turnover_minimum_and_shares() -> None:
     knobs = _knobs(
         cost_schedule="platinum",
-        cost_schedules={"standard": {"commission_bps": "0", "spread_bps": "5"},
-                        "platinum": {"commission_bps": "1", "spread_bps": "2"}},
-        max_turnover="0.1", min_trade="250", fractional_shares=True, cash_target="0.02",
+        cost_schedules={
+            "standard": {"commission_bps": "0", "spread_bps": "5"},
+            "platinum": {"commission_bps": "1", "spread_bps": "2"},
+        },
+        max_turnover="0.1",
+        min_trade="250",
+        fractional_shares=True,
+        cash_target="0.02",
     )
     assert knobs["Problem.cost_rates"] == pytest.approx(3 / 10_000)
     assert knobs["Settings.turnover_max"] == 0.1
