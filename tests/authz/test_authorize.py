@@ -168,8 +168,8 @@ def test_every_public_write_service_authorizes_first(path: str) -> None:
         "operation_clean",
         "operation_describe",
         "operation_apply",
-        "bulk_change_preview",
-        "model_file_parse",  # parses text, writes nothing  # reads the accounts the user's filter matches, writes nothing
+        "bulk_change_preview",  # reads the accounts the user's filter matches, writes nothing
+        "model_file_parse",  # parses text, writes nothing
     }
     source = (Path(ROOT) / path).read_text()
     for match in re.finditer(r"^def ([a-z]\w*)\(.*?\n(?=^def |\Z)", source, re.M | re.S):

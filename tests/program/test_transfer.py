@@ -77,7 +77,7 @@ def test_replace_refuses_to_drop_securities_unless_confirmed(program: Program) -
 
 def test_merge_sets_the_files_entries_and_keeps_the_rest(program: Program) -> None:
     firm_id = program.cast.firm_a.pk
-    with pytest.raises(ModelFileError, match="sum to 110 %.*merge with rescale"):
+    with pytest.raises(ModelFileError, match=r"sum to 110 %.*merge with rescale"):
         model_import(
             actor=program.ipc,
             firm_id=firm_id,
