@@ -22,7 +22,7 @@ from django.db.models import F, OuterRef, Subquery, Sum, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from accounts.models import Account, AccountFlag, AccountStatus, Position, TaxLot
+from accounts.models import Account, AccountFlag, AccountStatus, Household, Position, TaxLot
 from accounts.selectors import VALUE_FIELD, cents
 from models_hub.models import Security
 from models_hub.services import security_last_close_refresh
@@ -416,7 +416,15 @@ def lots_replace(
 
 #: Fields :func:`account_update` may change. ``advisor`` takes a user id (or None); ``flags`` a
 #: list of flag names that exist in the firm.
-ACCOUNT_UPDATABLE = ("name", "status", "discretionary", "cash_balance", "advisor", "flags")
+ACCOUNT_UPDATABLE = (
+    "name",
+    "status",
+    "discretionary",
+    "cash_balance",
+    "advisor",
+    "flags",
+    "household",
+)
 
 
 def _account_snapshot(account: Account, fields: Sequence[str]) -> dict[str, Any]:
@@ -426,6 +434,8 @@ def _account_snapshot(account: Account, fields: Sequence[str]) -> dict[str, Any]
             out[f] = sorted(account.flags.values_list("name", flat=True))
         elif f == "advisor":
             out[f] = account.advisor_id
+        elif f == "household":
+            out[f] = account.household_id
         else:
             out[f] = getattr(account, f)
     return out
@@ -465,6 +475,12 @@ def _coerce_change(account: Account, field: str, value: Any) -> tuple[Any, str |
         if advisor is None:
             return None, f"no active advisor {value!r} in this firm"
         return advisor.pk, None
+    if field == "household":
+        if isinstance(value, bool) or not isinstance(value, int):
+            return None, "must be a household id"
+        if not Household.objects.for_firm(account.firm_id).filter(pk=value).exists():
+            return None, f"no household {value!r} in this firm"
+        return value, None
     if field == "flags":
         if isinstance(value, str) or not isinstance(value, Sequence):
             return None, "must be a list of flag names"
@@ -509,6 +525,14 @@ def account_update(
             coerced[field] = value
     if errors:
         raise ValidationError(errors)
+    if "household" in coerced:
+        # Moving an account is a change to the household it joins too (advisors: theirs only).
+        authorize(
+            actor=actor,
+            firm=account.firm_id,
+            resource=Resource.ACCOUNT,
+            household=coerced["household"],
+        )
     with transaction.atomic():
         locked = Account.objects.select_for_update().get(pk=account.pk)
         before = _account_snapshot(locked, list(coerced))
@@ -521,6 +545,8 @@ def account_update(
         for field in changed:
             if field == "advisor":
                 locked.advisor_id = coerced[field]
+            elif field == "household":
+                locked.household_id = coerced[field]
             elif field != "flags":
                 setattr(locked, field, coerced[field])
         locked.full_clean()

@@ -126,3 +126,27 @@ def test_advisor_reassignment_needs_an_advisor_of_the_same_firm(cast: Cast) -> N
         reason="r",
     )
     assert Account.objects.get(pk=cast.account_a2.pk).advisor == advisor
+
+
+def test_an_account_moves_household_within_the_firm_only(cast: Cast) -> None:
+    admin = cast.user(Role.FIRM_ADMIN)
+    moved = account_update(
+        account=cast.account_a1,
+        actor=admin,
+        changes={"household": cast.hh_a2.pk},
+        reason="joined the trust's household",
+    )
+    assert moved.household_id == cast.hh_a2.pk
+    event = AuditEvent.objects.filter(action="account.update").latest("occurred_at")
+    assert event.before == {"household": cast.hh_a1.pk}
+    assert event.after == {"household": cast.hh_a2.pk}
+    with pytest.raises(ValidationError, match="no household"):
+        account_update(account=moved, actor=admin, changes={"household": cast.hh_b1.pk}, reason="x")
+    # An advisor cannot move an account into a household not assigned to them.
+    with pytest.raises(PermissionDenied):
+        account_update(
+            account=cast.account_a1,
+            actor=cast.user(Role.ADVISOR),
+            changes={"household": cast.hh_a2.pk},
+            reason="x",
+        )

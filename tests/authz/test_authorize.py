@@ -162,6 +162,7 @@ def test_every_public_write_service_authorizes_first(path: str) -> None:
         "current_version",
         "limit_errors",  # checks, writes nothing
         "proposed_errors",
+        "reference_errors",
         "saved_filter_list",
         "saved_filter_visible",
         "criteria_clean",

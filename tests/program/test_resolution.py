@@ -264,3 +264,24 @@ def test_a_broken_sleeve_makes_the_account_invalid_not_wrong(program: Program) -
     )[account.pk]
     assert r.status == STATUS_INVALID
     assert any("exclude every security of Equity > US > Large Cap" in p for p in r.problems)
+
+
+def test_every_resolved_value_has_a_provenance(program: Program) -> None:
+    account = program.cast.account_a1
+    program.choose(
+        account,
+        {
+            "strategy": program.strategy.pk,
+            "screens": [program.screen.pk],
+            "restrictions": [{"rule": "never_sell", "security": "AAPL", "reason": "basis"}],
+            "tilts": {LC: "-0.02"},
+        },
+    )
+    r = resolve_accounts(account.firm_id, [account.pk])[account.pk]
+    assert r.status == STATUS_OK
+    assert r.targets and all(t.source for t in r.targets)
+    assert all(b.source for b in r.bands)
+    assert all(s.source for s in r.settings) and all(s.source for s in r.limits)
+    assert all(k.source and k.why for k in r.knobs)
+    assert all(x.source for x in r.restrictions)
+    assert {s.name for s in r.settings} >= {"tax_sensitivity", "cash_target", "restrictions"}
