@@ -65,7 +65,9 @@ def test_no_real_change_writes_nothing(cast: Cast) -> None:
 @pytest.mark.parametrize(
     ("changes", "field"),
     [
-        ({"household": 1}, "household"),
+        ({"household": 10**9}, "household"),
+        ({"household": "Adams"}, "household"),
+        ({"created_at": "2020-01-01"}, "created_at"),
         ({"cash_balance": "lots"}, "cash_balance"),
         ({"cash_balance": "1.005"}, "cash_balance"),
         ({"status": "frozen"}, "status"),
