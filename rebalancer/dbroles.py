@@ -34,6 +34,9 @@ APPEND_ONLY_MODELS: tuple[str, ...] = (
     "models_hub.DefinitionVersion",
     "accounts.SettingsVersion",
     "accounts.BulkChange",
+    "workflow.Analysis",
+    "workflow.ProposedTrade",
+    "workflow.ProposedLotSale",
 )
 
 #: The one function every append-only trigger calls.

@@ -38,6 +38,8 @@ class Resource(models.TextChoices):
     BULK_CHANGE = "bulk_change"
     #: Named account filters (private to their owner or shared with the firm).
     SAVED_FILTER = "saved_filter"
+    #: Nightly runs, their analyses and proposed trades.
+    RUN = "run"
     #: Firms themselves: no role may change them; only the platform operator (see authz).
     FIRM = "firm"
 
@@ -77,6 +79,8 @@ PERMISSIONS: dict[tuple[Resource, Action], frozenset[Role]] = {
     (Resource.BULK_CHANGE, Action.CHANGE): frozenset(
         {_R.ADVISOR, _R.OVERLAY_MANAGER, _R.FIRM_ADMIN}
     ),
+    (Resource.RUN, Action.VIEW): _ALL,
+    (Resource.RUN, Action.CHANGE): frozenset({_R.OVERLAY_MANAGER, _R.FIRM_ADMIN}),
     (Resource.SAVED_FILTER, Action.VIEW): _ALL,
     (Resource.SAVED_FILTER, Action.CHANGE): _ALL,
 }

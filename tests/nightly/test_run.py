@@ -1,0 +1,136 @@
+"""A nightly run: every account ends with exactly one terminal analysis; same inputs, same bytes."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+
+import pytest
+
+from accounts.models import Account, AccountStatus
+from accounts.services import book_revalue
+from models_hub.services import security_last_close_refresh
+from rebalancer.authz import NotAuthorized, SystemActor
+from rebalancer.models import AppendOnlyError
+from rebalancer.roles import Role
+from tests.factories import AccountFactory, holding
+from tests.program.conftest import Program
+from workflow.models import (
+    Analysis,
+    AnalysisStatus,
+    ProposedLotSale,
+    ProposedTrade,
+    Run,
+    RunItem,
+    RunStatus,
+)
+from workflow.nightly import run_execute, run_start
+from workflow.optimizer_adapter import problem_text
+
+pytestmark = pytest.mark.django_db
+
+AS_OF = dt.date(2020, 1, 2)
+
+
+def _prepare(program: Program) -> dict[str, Account]:
+    cast = program.cast
+    firm_id = cast.firm_a.pk
+    security_last_close_refresh(firm_id=firm_id, actor=SystemActor.COMMAND)
+    book_revalue(firm_id=firm_id, actor=SystemActor.COMMAND)
+    on_strategy = cast.account_a1  # holds AAPL lots, $10,000 cash
+    program.choose(on_strategy, {"strategy": program.strategy.pk})
+    suspended = AccountFactory.create(household=cast.hh_a1, status=AccountStatus.SUSPENDED)
+    program.choose(suspended, {"strategy": program.strategy.pk})
+    cash_only = AccountFactory.create(household=cast.hh_a1, cash_balance=Decimal("50000"))
+    program.choose(cash_only, {"strategy": program.strategy.pk, "min_trade": "10"})
+    broken = AccountFactory.create(household=cast.hh_a1)
+    holding(
+        broken,
+        program.securities["MSFT"],
+        [("BR-1", Decimal("3"), Decimal("300"), dt.date(2018, 1, 2))],
+    )
+    program.choose(broken, {"strategy": program.strategy.pk})
+    # The position says 4 shares while its lots say 3: the data is broken.
+    from accounts.models import Position
+
+    Position.objects.filter(account=broken).update(quantity=Decimal("4"))
+    return {
+        "on_strategy": on_strategy,
+        "suspended": suspended,
+        "cash_only": cash_only,
+        "broken": broken,
+        "no_strategy": cast.account_a2,
+    }
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_every_account_ends_with_one_terminal_analysis(program: Program, workers: int) -> None:
+    accounts = _prepare(program)
+    firm_id = program.cast.firm_a.pk
+    run = run_start(actor=program.cast.user(Role.OVERLAY_MANAGER), firm_id=firm_id, as_of=AS_OF)
+    assert run.accounts == Account.objects.for_firm(firm_id).count()
+    run = run_execute(run, workers=workers, batch=2)
+    assert run.status == RunStatus.COMPLETE
+    analyses = {a.account_id: a for a in Analysis.objects.filter(run=run)}
+    assert set(analyses) == set(Account.objects.for_firm(firm_id).values_list("pk", flat=True))
+    assert (
+        not RunItem.objects.filter(run=run)
+        .exclude(status__in=[s for s in AnalysisStatus.values if s not in ("pending", "running")])
+        .exists()
+    )
+    status = {name: analyses[a.pk] for name, a in accounts.items()}
+    assert status["suspended"].status == AnalysisStatus.SKIPPED
+    assert status["suspended"].message == "account is suspended"
+    assert status["no_strategy"].status == AnalysisStatus.SKIPPED
+    assert status["no_strategy"].message == "no strategy chosen"
+    assert status["broken"].status == AnalysisStatus.SKIPPED
+    assert "add up to 3 shares but the position is 4" in status["broken"].message
+    cash_only = status["cash_only"]
+    assert cash_only.status == AnalysisStatus.PROPOSED, cash_only.message
+    trades = list(ProposedTrade.objects.filter(analysis=cash_only))
+    assert trades and all(t.side == "buy" and t.reason for t in trades)
+    assert {t.security.ticker for t in trades} <= {"AAPL", "MSFT", "XOM", "JNJ", "AGG", "BND"}
+    assert sum(run.counts.values()) == run.accounts
+
+
+def test_same_inputs_give_the_same_problem_bytes_and_trades(program: Program) -> None:
+    _prepare(program)
+    firm_id = program.cast.firm_a.pk
+    overlay = program.cast.user(Role.OVERLAY_MANAGER)
+    first = run_execute(run_start(actor=overlay, firm_id=firm_id, as_of=AS_OF), workers=1)
+    second = run_execute(run_start(actor=overlay, firm_id=firm_id, as_of=AS_OF), workers=2)
+
+    def fingerprint(run: Run) -> list[tuple[object, ...]]:
+        rows: list[tuple[object, ...]] = []
+        for a in Analysis.objects.filter(run=run).order_by("account_id"):
+            trades = sorted(
+                (t.security_id, t.side, t.shares, t.value, t.reason)
+                for t in ProposedTrade.objects.filter(analysis=a)
+            )
+            sales = sorted(
+                (s.lot_id, s.shares, s.realized_gain)
+                for s in ProposedLotSale.objects.filter(analysis=a)
+            )
+            rows.append((a.account_id, a.status, a.input_hash, a.resolved_digest, trades, sales))
+        return rows
+
+    assert fingerprint(first) == fingerprint(second)
+    proposed = Analysis.objects.filter(run=first, status=AnalysisStatus.PROPOSED).first()
+    assert proposed is not None and proposed.problem is not None
+    assert '"account_id"' in problem_text(bytes(proposed.problem))
+
+
+def test_analyses_are_append_only_and_runs_are_for_the_roles_allowed(program: Program) -> None:
+    _prepare(program)
+    firm_id = program.cast.firm_a.pk
+    with pytest.raises(NotAuthorized):
+        run_start(actor=program.cast.user(Role.ADVISOR), firm_id=firm_id)
+    with pytest.raises(NotAuthorized):
+        run_start(actor=program.cast.admin_b, firm_id=firm_id)
+    run = run_execute(run_start(actor=SystemActor.SCHEDULER, firm_id=firm_id, as_of=AS_OF))
+    analysis = Analysis.objects.filter(run=run).first()
+    assert analysis is not None
+    with pytest.raises(AppendOnlyError):
+        Analysis.objects.filter(pk=analysis.pk).update(status="failed")
+    with pytest.raises(AppendOnlyError):
+        analysis.delete()

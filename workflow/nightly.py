@@ -1,0 +1,440 @@
+"""Nightly runs: every account of a firm analysed, each ending with exactly one terminal analysis.
+
+:func:`run_start` creates the run and its work queue (one :class:`~workflow.models.RunItem` per
+account, heaviest first) in bulk. :func:`run_execute` works the queue: it claims a batch with a
+conditional update (pending -> running, under a claim token, so a second worker or a duplicate
+delivery takes nothing twice), loads the batch's rows in a fixed number of queries, resolves the
+accounts (:func:`accounts.resolve.resolve_accounts`, as of the run's creation), builds each
+problem (:mod:`workflow.optimizer_adapter`), solves them (in a local process pool across the
+machine's cores in the embedded mode: workers compute, this process writes) and writes the
+analyses, trades and lot sales in bulk. The run is complete when no item is left.
+
+Terminal statuses: proposed / no trade needed / fallback (the engine's message) / skipped (why)
+/ failed (the error).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import time
+import uuid
+from collections import Counter, defaultdict
+from collections.abc import Callable, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from decimal import Decimal
+from multiprocessing import get_context
+from typing import Any, cast
+
+from django.db import transaction
+from django.db.models import Count
+from django.utils import timezone
+
+from accounts.models import Account, Position, TaxLot
+from accounts.resolve import resolve_accounts
+from models_hub.models import Security
+from rebalancer.audit import audit_record
+from rebalancer.authz import Actor, SystemActor, authorize
+from rebalancer.models import Firm
+from rebalancer.roles import Resource
+from workflow.models import (
+    Analysis,
+    AnalysisStatus,
+    ProposedLotSale,
+    ProposedTrade,
+    Run,
+    RunItem,
+    RunStatus,
+    RunTrigger,
+)
+from workflow.optimizer_adapter import (
+    AccountData,
+    LotRow,
+    MarketData,
+    Problem,
+    RecentBuy,
+    Skip,
+    Solution,
+    problem_build,
+    problem_bytes,
+    solution_outcome,
+    solution_rows,
+    solution_summary,
+    solve_timed,
+)
+
+#: Accounts claimed, loaded and written together.
+BATCH = 500
+WASH_WINDOW_DAYS = 30
+
+
+def run_start(
+    *,
+    actor: Actor,
+    firm_id: int,
+    as_of: dt.date | None = None,
+    account_ids: Sequence[int] | None = None,
+    trigger: str = RunTrigger.MANUAL,
+    deadline: dt.datetime | None = None,
+) -> Run:
+    """A run over the firm's accounts (or ``account_ids`` of the firm), with its work queue."""
+    authorize(actor=actor, firm=firm_id, resource=Resource.RUN)
+    accounts = Account.objects.for_firm(firm_id)
+    if account_ids is not None:
+        accounts = accounts.filter(pk__in=sorted(set(account_ids)))
+    weights = list(accounts.annotate(n=Count("lots")).values_list("pk", "n").order_by("-n", "pk"))
+    with transaction.atomic():
+        run = Run.objects.create(
+            firm_id=firm_id,
+            as_of=as_of or timezone.localdate(),
+            trigger=trigger,
+            accounts=len(weights),
+            deadline=deadline,
+            created_by=None if isinstance(actor, SystemActor) else cast(Any, actor),
+            actor_label=actor.value if isinstance(actor, SystemActor) else actor.get_username(),
+            versions=_versions(),
+        )
+        RunItem.objects.bulk_create(
+            [RunItem(firm_id=firm_id, run=run, account_id=pk, weight=n) for pk, n in weights],
+            batch_size=1000,
+        )
+        audit_record(
+            firm=Firm.objects.get(pk=firm_id),
+            actor=actor,
+            action="run.start",
+            obj=run,
+            after={"accounts": len(weights), "as_of": run.as_of.isoformat(), "trigger": trigger},
+        )
+    return run
+
+
+def _versions() -> dict[str, str]:
+    from importlib.metadata import version
+
+    out = {}
+    for package in ("numpy", "scipy", "clarabel", "piqp", "django"):
+        try:
+            out[package] = version(package)
+        except Exception:
+            continue
+    return out
+
+
+def _claim(run: Run, size: int) -> list[RunItem]:
+    token = str(uuid.uuid4())
+    pending = list(
+        RunItem.objects.filter(run=run, status=AnalysisStatus.PENDING)
+        .order_by("-weight", "account_id")
+        .values_list("pk", flat=True)[:size]
+    )
+    if not pending:
+        return []
+    RunItem.objects.filter(pk__in=pending, status=AnalysisStatus.PENDING).update(
+        status=AnalysisStatus.RUNNING, claim=token, claimed_at=timezone.now()
+    )
+    return list(RunItem.objects.filter(run=run, claim=token).order_by("-weight", "account_id"))
+
+
+def market_data_load(firm_id: int) -> MarketData:
+    rows = Security.objects.for_firm(firm_id).values_list(
+        "ticker", "pk", "last_close", "last_close_date", "status"
+    )
+    return MarketData(
+        securities={
+            ticker: (pk, None if close is None else float(close), date, status)
+            for ticker, pk, close, date, status in rows
+        }
+    )
+
+
+def accounts_data_load(
+    firm_id: int, account_ids: Sequence[int], as_of: dt.date
+) -> dict[int, AccountData]:
+    """Accounts, lots, positions and the household's recent buys: four queries per batch."""
+    accounts = list(
+        Account.objects.filter(firm_id=firm_id, pk__in=account_ids).values_list(
+            "pk", "household_id", "registration_type", "status", "cash_balance"
+        )
+    )
+    lots: dict[int, list[LotRow]] = defaultdict(list)
+    for pk, account_id, ticker, lot_id, quantity, cost, acquired in TaxLot.objects.filter(
+        firm_id=firm_id, account_id__in=account_ids
+    ).values_list(
+        "pk", "account_id", "security__ticker", "lot_id", "quantity", "cost_basis", "acquired_on"
+    ):
+        lots[account_id].append(LotRow(pk, ticker, lot_id, quantity, cost, acquired))
+    positions: dict[int, dict[str, Decimal]] = defaultdict(dict)
+    for account_id, ticker, quantity in Position.objects.filter(
+        firm_id=firm_id, account_id__in=account_ids
+    ).values_list("account_id", "security__ticker", "quantity"):
+        positions[account_id][ticker] = quantity
+    households = sorted({row[1] for row in accounts})
+    buys: dict[int, list[RecentBuy]] = defaultdict(list)
+    for ticker, acquired, account_id, pk, household_id in TaxLot.objects.filter(
+        firm_id=firm_id,
+        account__household_id__in=households,
+        acquired_on__gte=as_of - dt.timedelta(days=WASH_WINDOW_DAYS),
+        acquired_on__lte=as_of,
+    ).values_list("security__ticker", "acquired_on", "account_id", "pk", "account__household_id"):
+        buys[household_id].append(RecentBuy(ticker, acquired, account_id, pk))
+    return {
+        pk: AccountData(
+            account_id=pk,
+            household_id=household_id,
+            registration_type=registration,
+            status=status,
+            cash=cash,
+            lots=tuple(lots.get(pk, ())),
+            positions=positions.get(pk, {}),
+            recent_buys=tuple(buys.get(household_id, ())),
+        )
+        for pk, household_id, registration, status, cash in accounts
+    }
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """One account's result before it is written."""
+
+    account_id: int
+    status: str
+    message: str = ""
+    problem: Problem | None = None
+    solution: Solution | None = None
+    solve_ms: float = 0.0
+    digest: str = ""
+
+
+@dataclass
+class RunProgress:
+    done: int
+    total: int
+    counts: Counter[str]
+    elapsed_s: float
+
+
+def run_execute(
+    run: Run,
+    *,
+    workers: int | None = None,
+    batch: int = BATCH,
+    progress: Callable[[RunProgress], None] | None = None,
+) -> Run:
+    """Work ``run``'s queue until no item is pending; returns the finished run."""
+    authorize(actor=SystemActor.SCHEDULER, firm=run.firm_id, resource=Resource.RUN)
+    workers = workers or len(os.sched_getaffinity(0))
+    Run.objects.filter(pk=run.pk, status=RunStatus.PENDING).update(
+        status=RunStatus.RUNNING, started_at=timezone.now()
+    )
+    started = time.perf_counter()
+    timings: dict[str, float] = defaultdict(float)
+    market = market_data_load(run.firm_id)
+    counts: Counter[str] = Counter()
+    done = 0
+    pool = (
+        ProcessPoolExecutor(max_workers=workers, mp_context=get_context("fork"))
+        if workers > 1
+        else None
+    )
+    try:
+        while True:
+            items = _claim(run, batch)
+            if not items:
+                break
+            outcomes = _analyse(run, items, market, pool, timings)
+            t = time.perf_counter()
+            _write(run, items, outcomes)
+            timings["persist"] += time.perf_counter() - t
+            counts.update(o.status for o in outcomes)
+            done += len(outcomes)
+            if progress is not None:
+                progress(RunProgress(done, run.accounts, counts, time.perf_counter() - started))
+    finally:
+        if pool is not None:
+            pool.shutdown()
+    return run_finish(run, timings={k: round(v, 3) for k, v in sorted(timings.items())})
+
+
+def _analyse(
+    run: Run,
+    items: Sequence[RunItem],
+    market: MarketData,
+    pool: ProcessPoolExecutor | None,
+    timings: dict[str, float],
+) -> list[Outcome]:
+    ids = [item.account_id for item in items]
+    t = time.perf_counter()
+    data = accounts_data_load(run.firm_id, ids, run.as_of)
+    timings["load"] += time.perf_counter() - t
+    t = time.perf_counter()
+    resolved = resolve_accounts(run.firm_id, ids, run.created_at)
+    timings["resolve"] += time.perf_counter() - t
+    t = time.perf_counter()
+    outcomes: dict[int, Outcome] = {}
+    problems: list[tuple[int, Problem, str]] = []
+    for account_id in ids:
+        try:
+            built = problem_build(data[account_id], resolved[account_id], market, run.as_of)
+        except Exception as exc:
+            outcomes[account_id] = Outcome(account_id, AnalysisStatus.FAILED, f"build: {exc!r}")
+            continue
+        if isinstance(built, Skip):
+            outcomes[account_id] = Outcome(
+                account_id,
+                AnalysisStatus.SKIPPED,
+                built.reason,
+                digest=resolved[account_id].digest,
+            )
+        else:
+            problems.append((account_id, built, resolved[account_id].digest))
+    timings["build"] += time.perf_counter() - t
+    t = time.perf_counter()
+    results = (
+        list(pool.map(solve_timed, [p for _, p, _ in problems], chunksize=4))
+        if pool is not None
+        else [solve_timed(p) for _, p, _ in problems]
+    )
+    timings["solve"] += time.perf_counter() - t
+    for (account_id, problem, digest), (solution, error, ms) in zip(problems, results, strict=True):
+        if solution is None:
+            outcomes[account_id] = Outcome(
+                account_id,
+                AnalysisStatus.FAILED,
+                error,
+                problem=problem,
+                solve_ms=ms,
+                digest=digest,
+            )
+            continue
+        status, message = solution_outcome(solution)
+        outcomes[account_id] = Outcome(
+            account_id,
+            status,
+            message,
+            problem=problem,
+            solution=solution,
+            solve_ms=ms,
+            digest=digest,
+        )
+    return [outcomes[a] for a in ids]
+
+
+def _write(run: Run, items: Sequence[RunItem], outcomes: Sequence[Outcome]) -> None:
+    now = timezone.now()
+    with transaction.atomic():
+        analyses = []
+        for o in outcomes:
+            stored, input_hash = (None, "") if o.problem is None else problem_bytes(o.problem)
+            fields: dict[str, Any] = {}
+            if o.solution is not None:
+                summary = solution_summary(o.solution)
+                s = o.solution
+                fields = {
+                    "objective": summary["objective"],
+                    "diagnostics": summary["diagnostics"],
+                    "trade_count": len(s.trades),
+                    "bought": _money(sum(t.value for t in s.trades if t.side == "buy")),
+                    "sold": _money(sum(t.value for t in s.trades if t.side == "sell")),
+                    "realized_gain": _money(s.realized_gain),
+                    "tax": _money(s.tax),
+                    "drift_before": s.objective_before.tracking_error,
+                    "drift_after": s.objective_after.tracking_error,
+                }
+            analyses.append(
+                Analysis(
+                    firm_id=run.firm_id,
+                    run=run,
+                    account_id=o.account_id,
+                    status=o.status,
+                    message=o.message[:4000],
+                    problem=stored,
+                    input_hash=input_hash,
+                    resolved_digest=o.digest,
+                    solve_ms=o.solve_ms,
+                    created_at=now,
+                    **fields,
+                )
+            )
+        created = Analysis.objects.bulk_create(analyses, batch_size=500)
+        security_ids = dict(Security.objects.for_firm(run.firm_id).values_list("ticker", "pk"))
+        lots = {
+            pk: (lot_id, acquired)
+            for pk, lot_id, acquired in TaxLot.objects.filter(
+                account_id__in=[o.account_id for o in outcomes]
+            ).values_list("pk", "lot_id", "acquired_on")
+        }
+        trades: list[ProposedTrade] = []
+        sales: list[ProposedLotSale] = []
+        for analysis, o in zip(created, outcomes, strict=True):
+            if o.solution is None:
+                continue
+            trade_rows, sale_rows = solution_rows(o.solution)
+            for tr in trade_rows:
+                trades.append(
+                    ProposedTrade(
+                        firm_id=run.firm_id,
+                        analysis=analysis,
+                        account_id=o.account_id,
+                        security_id=security_ids[tr.ticker],
+                        side=tr.side,
+                        shares=tr.shares,
+                        value=tr.value,
+                        cost=tr.cost,
+                        realized_gain=tr.realized_gain,
+                        tax=tr.tax,
+                        reason_kind=tr.reason_kind,
+                        reason_rule=tr.reason_rule,
+                        reason=tr.reason,
+                    )
+                )
+            for sr in sale_rows:
+                lot_id, acquired = lots[sr.lot_pk]
+                sales.append(
+                    ProposedLotSale(
+                        firm_id=run.firm_id,
+                        analysis=analysis,
+                        account_id=o.account_id,
+                        security_id=security_ids[sr.ticker],
+                        lot_id=lot_id,
+                        acquired_on=acquired,
+                        shares=sr.shares,
+                        proceeds=sr.proceeds,
+                        realized_gain=sr.realized_gain,
+                        term=sr.term,
+                        tax=sr.tax,
+                    )
+                )
+        ProposedTrade.objects.bulk_create(trades, batch_size=1000)
+        ProposedLotSale.objects.bulk_create(sales, batch_size=1000)
+        by_status: dict[str, list[int]] = defaultdict(list)
+        for item, o in zip(items, outcomes, strict=True):
+            by_status[o.status].append(item.pk)
+        for status, pks in sorted(by_status.items()):
+            RunItem.objects.filter(pk__in=pks).update(status=status)
+
+
+def _money(x: float) -> Decimal:
+    return Decimal(repr(float(x))).quantize(Decimal("0.01"))
+
+
+def run_finish(run: Run, *, timings: dict[str, float] | None = None) -> Run:
+    """Mark the run complete once every item is terminal (counts per status recorded)."""
+    authorize(actor=SystemActor.SCHEDULER, firm=run.firm_id, resource=Resource.RUN)
+    open_items = RunItem.objects.filter(
+        run=run, status__in=[AnalysisStatus.PENDING, AnalysisStatus.RUNNING]
+    ).count()
+    counts = dict(
+        Analysis.objects.filter(run=run)
+        .values_list("status")
+        .annotate(n=Count("pk"))
+        .values_list("status", "n")
+    )
+    fields: dict[str, Any] = {"counts": dict(sorted(counts.items()))}
+    if timings is not None:
+        fields["timings"] = timings
+    if open_items == 0:
+        fields.update(status=RunStatus.COMPLETE, finished_at=timezone.now())
+    Run.objects.filter(pk=run.pk).update(**fields)
+    run.refresh_from_db()
+    return run

@@ -1,0 +1,388 @@
+"""The only place that turns database rows into ``optimizer.Problem`` values and ``Solution``
+values back into rows.
+
+Inputs per account (:class:`AccountData`: its lots, positions and cash, the household's recent
+buys) plus the firm's market data (:class:`MarketData`: latest closes) plus its resolution
+(:class:`accounts.resolve.ResolvedAccount`: targets, restrictions, equivalence sets and the
+translation table's knobs) become one :class:`optimizer.Problem`, or a :class:`Skip` saying
+why the account cannot be analysed. Everything is sorted before it becomes an array, so the same
+inputs give the same problem bytes (``problem_hash``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import hashlib
+import time
+import traceback
+import zlib
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+import numpy as np
+
+from accounts.resolve import STATUS_NO_STRATEGY, STATUS_OK, ResolvedAccount
+from accounts.translation import TAX_DEFERRED
+from optimizer import (
+    WASH_SALE_DAYS,
+    EquivalenceGroup,
+    Lots,
+    Problem,
+    RecentTrade,
+    Settings,
+    Side,
+    Solution,
+    Status,
+    TaxRates,
+    TaxYear,
+    solve,
+)
+from optimizer.jsonio import problem_to_json
+
+__all__ = [
+    "AccountData",
+    "LotRow",
+    "MarketData",
+    "Problem",
+    "RecentBuy",
+    "Skip",
+    "Solution",
+    "problem_build",
+    "problem_bytes",
+    "problem_text",
+    "solution_outcome",
+    "solution_rows",
+    "solution_summary",
+    "solve_timed",
+]
+
+
+@dataclass(frozen=True)
+class LotRow:
+    pk: int
+    ticker: str
+    lot_id: str
+    shares: Decimal
+    cost_basis: Decimal
+    acquired_on: dt.date
+
+
+@dataclass(frozen=True)
+class RecentBuy:
+    """A lot bought in the wash-sale window, in this account or another of its household."""
+
+    ticker: str
+    acquired_on: dt.date
+    account_id: int
+    lot_pk: int
+
+
+@dataclass(frozen=True)
+class AccountData:
+    account_id: int
+    household_id: int
+    registration_type: str
+    status: str
+    cash: Decimal
+    lots: tuple[LotRow, ...]
+    positions: Mapping[str, Decimal]  # ticker -> shares
+    recent_buys: tuple[RecentBuy, ...]  # the household's, this account's included
+
+
+@dataclass(frozen=True)
+class MarketData:
+    """The firm's latest closes: ticker -> (security id, close, close date, status)."""
+
+    securities: Mapping[str, tuple[int, float | None, dt.date | None, str]]
+
+
+@dataclass(frozen=True)
+class Skip:
+    """The account cannot be analysed; ``reason`` says which check failed."""
+
+    reason: str
+
+
+def _lots_add_up(data: AccountData) -> str | None:
+    totals: dict[str, Decimal] = defaultdict(Decimal)
+    for lot in data.lots:
+        totals[lot.ticker] += lot.shares
+    for ticker in sorted(set(totals) | set(data.positions)):
+        lots, position = totals.get(ticker, Decimal(0)), data.positions.get(ticker, Decimal(0))
+        if lots != position:
+            return (
+                f"the lots of {ticker} add up to {_plain(lots)} shares but the position "
+                f"is {_plain(position)}"
+            )
+    return None
+
+
+def _plain(d: Decimal) -> str:
+    return format(d.normalize(), "f")
+
+
+def problem_build(
+    data: AccountData, resolved: ResolvedAccount, market: MarketData, as_of: dt.date
+) -> Problem | Skip:
+    """The account's problem, or why there is none."""
+    if data.status != "active":
+        return Skip(f"account is {data.status}")
+    if resolved.status == STATUS_NO_STRATEGY:
+        return Skip("no strategy chosen")
+    if resolved.status != STATUS_OK:
+        return Skip("settings do not resolve: " + "; ".join(resolved.problems))
+    mismatch = _lots_add_up(data)
+    if mismatch is not None:
+        return Skip(mismatch)
+    held = {lot.ticker for lot in data.lots}
+    targeted = {t.ticker for t in resolved.targets}
+    universe = set(held) | targeted
+    for group in resolved.equivalence:
+        if universe & set(group.members):
+            universe |= {m for m in group.members if m in market.securities}
+    for ticker in sorted(universe):
+        row = market.securities.get(ticker)
+        if row is None:
+            return Skip(f"unknown security {ticker}")
+        if row[3] == "unknown":
+            return Skip(f"security {ticker} has status unknown in the security master")
+        if row[1] is None:
+            return Skip(f"missing price for {ticker}")
+    tickers = tuple(sorted(universe))
+    index = {t: i for i, t in enumerate(tickers)}
+    n = len(tickers)
+    prices = np.array([market.securities[t][1] for t in tickers], dtype=float)
+
+    lots = sorted(data.lots, key=lambda lot: (lot.ticker, lot.acquired_on, lot.pk))
+    lots_array = Lots(
+        lot_id=np.array([lot.pk for lot in lots], dtype=np.int64),
+        security=np.array([index[lot.ticker] for lot in lots], dtype=np.int64),
+        shares=np.array([float(lot.shares) for lot in lots], dtype=float),
+        cost_basis=np.array([float(lot.cost_basis) for lot in lots], dtype=float),
+        acquired=np.array([lot.acquired_on for lot in lots], dtype="datetime64[D]"),
+    )
+    cash = float(data.cash)
+    total = cash + float((lots_array.shares * prices[lots_array.security]).sum())
+
+    targets = np.zeros(n)
+    for t in resolved.targets:
+        targets[index[t.ticker]] = t.weight
+    keep = [t for t in resolved.keep if t in index]
+    if keep and total > 0:
+        held_value: dict[str, float] = defaultdict(float)
+        for lot in lots:
+            held_value[lot.ticker] += float(lot.shares) * prices[index[lot.ticker]]
+        keep_weight = sum(held_value[ticker] / total for ticker in keep)
+        others = [i for i in range(n) if tickers[i] not in keep]
+        room = max(1.0 - resolved.cash_target - keep_weight, 0.0)
+        other_total = float(targets[others].sum())
+        if other_total > room and other_total > 0:
+            targets[others] *= room / other_total
+        for ticker in keep:
+            targets[index[ticker]] = held_value[ticker] / total
+
+    def flags(names: Sequence[str]) -> np.ndarray[Any, np.dtype[np.bool_]]:
+        out = np.zeros(n, dtype=bool)
+        for name in names:
+            if name in index:
+                out[index[name]] = True
+        return out
+
+    settings_kwargs: dict[str, Any] = {}
+    problem_kwargs: dict[str, Any] = {}
+    rates: dict[str, float] = {}
+    year: dict[str, float] = {}
+    for knob in resolved.knobs:
+        head, *rest = knob.field.split(".")
+        if head == "Settings":
+            settings_kwargs[rest[0]] = knob.value
+        elif rest[0] == "tax_rates":
+            rates[rest[1]] = float(knob.value)
+        elif rest[0] == "tax_year":
+            year[rest[1]] = float(knob.value)
+        elif rest[0] == "cost_rates":
+            problem_kwargs["cost_rates"] = (
+                None if knob.value is None else np.full(n, float(knob.value))
+            )
+        else:
+            problem_kwargs[rest[0]] = knob.value
+    settings_kwargs["cash_target"] = resolved.cash_target
+    tax_year = None
+    if data.registration_type not in TAX_DEFERRED:
+        tax_year = TaxYear(**year)
+
+    recent = []
+    window_start = as_of - dt.timedelta(days=WASH_SALE_DAYS)
+    for buy in sorted(data.recent_buys, key=lambda b: (b.acquired_on, b.ticker, b.lot_pk)):
+        if buy.ticker not in index or not (window_start <= buy.acquired_on <= as_of):
+            continue
+        own = buy.account_id == data.account_id
+        recent.append(
+            RecentTrade(
+                security=index[buy.ticker],
+                trade_date=buy.acquired_on,
+                side=Side.BUY,
+                household=not own,
+                account_id="" if own else str(buy.account_id),
+                lot_id=buy.lot_pk if own else None,
+            )
+        )
+    groups = []
+    for group in resolved.equivalence:
+        members = tuple(index[m] for m in group.members if m in index)
+        if len(members) >= 2:
+            groups.append(
+                EquivalenceGroup(
+                    members=members,
+                    substantially_identical=group.substantially_identical,
+                    name=group.name,
+                )
+            )
+    return Problem(
+        account_id=str(data.account_id),
+        as_of=as_of,
+        security_ids=tickers,
+        prices=prices,
+        targets=targets,
+        lots=lots_array,
+        cash=cash,
+        settings=Settings(**settings_kwargs),
+        tax_rates=TaxRates(short_term=rates["short_term"], long_term=rates["long_term"]),
+        never_buy=flags(resolved.never_buy),
+        never_sell=flags(resolved.never_sell),
+        do_not_trade=flags(resolved.do_not_trade),
+        recent_trades=tuple(recent),
+        equivalence_groups=tuple(groups),
+        tax_year=tax_year,
+        **problem_kwargs,
+    )
+
+
+def solve_timed(problem: Problem) -> tuple[Solution | None, str, float]:
+    """Solve one problem; never raises (an error comes back as text), with its milliseconds."""
+    started = time.perf_counter()
+    try:
+        solution = solve(problem)
+    except Exception:
+        return None, traceback.format_exc(limit=3), (time.perf_counter() - started) * 1000
+    return solution, "", (time.perf_counter() - started) * 1000
+
+
+def solution_outcome(solution: Solution) -> tuple[str, str]:
+    """(``proposed`` / ``no_trade`` / ``fallback``, the engine's message for a fallback)."""
+    if solution.status in (Status.FALLBACK, Status.INFEASIBLE):
+        return "fallback", solution.diagnostics.message or str(solution.status)
+    return ("proposed", "") if solution.trades else ("no_trade", "")
+
+
+def problem_bytes(problem: Problem) -> tuple[bytes, str]:
+    """The problem's versioned JSON, zlib-compressed, and the sha256 of the JSON text."""
+    text = problem_to_json(problem)
+    return zlib.compress(text.encode(), 6), hashlib.sha256(text.encode()).hexdigest()
+
+
+def problem_text(stored: bytes) -> str:
+    return zlib.decompress(stored).decode()
+
+
+@dataclass(frozen=True)
+class TradeRow:
+    ticker: str
+    side: str
+    shares: Decimal
+    value: Decimal
+    cost: Decimal
+    realized_gain: Decimal
+    tax: Decimal
+    reason_kind: str
+    reason_rule: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class LotSaleRow:
+    lot_pk: int
+    ticker: str
+    shares: Decimal
+    proceeds: Decimal
+    realized_gain: Decimal
+    term: str
+    tax: Decimal
+
+
+def _money(x: float) -> Decimal:
+    return Decimal(repr(float(x))).quantize(Decimal("0.01"))
+
+
+def _shares(x: float) -> Decimal:
+    return Decimal(repr(float(x))).quantize(Decimal("0.000001"))
+
+
+def solution_rows(solution: Solution) -> tuple[list[TradeRow], list[LotSaleRow]]:
+    """The solution's trades (each with its reason) and lot sales, as row values."""
+    reasons: dict[str, list[Any]] = defaultdict(list)
+    for reason in solution.reasons:
+        reasons[reason.security_id].append(reason)
+    gains: dict[str, tuple[float, float]] = defaultdict(lambda: (0.0, 0.0))
+    for sale in solution.lot_sales:
+        g, t = gains[sale.security_id]
+        gains[sale.security_id] = (g + sale.realized_gain, t + sale.tax)
+    trades = []
+    for trade in solution.trades:
+        mine = reasons.get(trade.security_id, [])
+        first = mine[0] if mine else None
+        texts = list(dict.fromkeys(r.text for r in mine))
+        gain, tax = gains.get(trade.security_id, (0.0, 0.0)) if trade.side == Side.SELL else (0, 0)
+        trades.append(
+            TradeRow(
+                ticker=trade.security_id,
+                side=str(trade.side),
+                shares=_shares(trade.shares),
+                value=_money(trade.value),
+                cost=_money(trade.cost),
+                realized_gain=_money(gain),
+                tax=_money(tax),
+                reason_kind=first.kind if first else "",
+                reason_rule=first.rule if first else "",
+                reason=" ".join(texts),
+            )
+        )
+    sales = [
+        LotSaleRow(
+            lot_pk=int(sale.lot_id),
+            ticker=sale.security_id,
+            shares=_shares(sale.shares),
+            proceeds=_money(sale.proceeds),
+            realized_gain=_money(sale.realized_gain),
+            term=str(sale.term),
+            tax=_money(sale.tax),
+        )
+        for sale in solution.lot_sales
+    ]
+    return trades, sales
+
+
+def solution_summary(solution: Solution) -> dict[str, Any]:
+    """Objective terms and diagnostics as JSON-able dicts."""
+    diagnostics = solution.diagnostics
+    return {
+        "objective": {
+            "before": dataclasses.asdict(solution.objective_before),
+            "after": dataclasses.asdict(solution.objective_after),
+            "continuous": dataclasses.asdict(solution.objective_continuous),
+        },
+        "diagnostics": {
+            "status": str(solution.status),
+            "message": diagnostics.message,
+            "relaxed": list(diagnostics.relaxed),
+            "iterations": diagnostics.iterations,
+            "solves": diagnostics.solves,
+            "backends": list(diagnostics.solver_backends),
+            "turnover": solution.turnover,
+            "repair_objective_change": diagnostics.repair_objective_change,
+        },
+    }
