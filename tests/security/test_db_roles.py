@@ -75,6 +75,40 @@ def _one_row_in_each_append_only_table(cast: Cast) -> None:
         actor_label="test",
         reason="row for the guard test",
     )
+    from workflow.models import Analysis, ProposedLotSale, ProposedTrade, Run
+
+    run = Run.objects.create(
+        firm=cast.firm_a, as_of=timezone.localdate(), trigger="manual", actor_label="test"
+    )
+    analysis = Analysis.objects.create(
+        firm=cast.firm_a,
+        run=run,
+        account=cast.account_a1,
+        status="proposed",
+        created_at=timezone.now(),
+    )
+    ProposedTrade.objects.create(
+        firm=cast.firm_a,
+        analysis=analysis,
+        account=cast.account_a1,
+        security=cast.security_a,
+        side="sell",
+        shares=1,
+        value=1,
+    )
+    ProposedLotSale.objects.create(
+        firm=cast.firm_a,
+        analysis=analysis,
+        account=cast.account_a1,
+        security=cast.security_a,
+        lot_id="A1-1",
+        acquired_on=timezone.localdate(),
+        shares=1,
+        proceeds=1,
+        realized_gain=0,
+        term="LT",
+        tax=0,
+    )
 
 
 def _owner_connection() -> psycopg.Connection[Any]:
