@@ -294,8 +294,16 @@ CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 2, "interval_start": 0, "inte
 #: hard time limit, so a live task is never taken away).
 IMPORT_LEASE_SECONDS = env_int("IMPORT_LEASE_SECONDS", TASK_TIME_LIMIT + 60, minimum=1)
 IMPORT_MAX_ATTEMPTS = env_int("IMPORT_MAX_ATTEMPTS", 3, minimum=1)
+#: Nightly runs: accounts claimed per batch by a worker, competing worker tasks per run, the
+#: lease after which a claimed batch is taken back, and how often before the account fails.
+NIGHTLY_BATCH = env_int("NIGHTLY_BATCH", 200, minimum=1)
+NIGHTLY_TASKS_PER_RUN = env_int("NIGHTLY_TASKS_PER_RUN", 8, minimum=1)
+NIGHTLY_LEASE_SECONDS = env_int("NIGHTLY_LEASE_SECONDS", 600, minimum=1)
+NIGHTLY_MAX_ATTEMPTS = env_int("NIGHTLY_MAX_ATTEMPTS", 3, minimum=1)
+CELERY_TASK_ROUTES = {"workflow.run_work": {"queue": "nightly"}}
 CELERY_BEAT_SCHEDULE = {
     "import-sweep": {"task": "workflow.import_sweep", "schedule": 60.0},
+    "run-sweep": {"task": "workflow.run_sweep", "schedule": 60.0},
 }
 
 # Security: production-safe unless demo mode. Behind a TLS-terminating proxy set

@@ -279,6 +279,8 @@ def start_celery_worker(**extra_env: str) -> subprocess.Popen[str]:
             "-A",
             "rebalancer",
             "worker",
+            "-Q",
+            "celery,nightly",
             "--pool",
             "solo",
             "--loglevel",

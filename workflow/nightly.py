@@ -27,6 +27,7 @@ from decimal import Decimal
 from multiprocessing import get_context
 from typing import Any, cast
 
+from django.conf import settings
 from django.db import transaction
 from django.db.models import Count
 from django.utils import timezone
@@ -221,9 +222,64 @@ def run_execute(
     batch: int = BATCH,
     progress: Callable[[RunProgress], None] | None = None,
 ) -> Run:
-    """Work ``run``'s queue until no item is pending; returns the finished run."""
+    """Embedded mode: work ``run``'s queue here, across ``workers`` local processes (default:
+    every core), until no item is pending; returns the finished run."""
     authorize(actor=SystemActor.SCHEDULER, firm=run.firm_id, resource=Resource.RUN)
     workers = workers or len(os.sched_getaffinity(0))
+    pool = (
+        ProcessPoolExecutor(max_workers=workers, mp_context=get_context("fork"))
+        if workers > 1
+        else None
+    )
+    try:
+        timings = _work(run, pool=pool, batch=batch, progress=progress)
+    finally:
+        if pool is not None:
+            pool.shutdown()
+    return run_finish(run, timings=timings)
+
+
+def run_dispatch(run: Run, *, chunks: int | None = None) -> None:
+    """Start working ``run``: on Celery workers (``REDIS_URL`` set) ``chunks`` competing tasks on
+    the ``nightly`` queue, sent after the transaction commits; embedded: here, now."""
+    authorize(actor=SystemActor.SCHEDULER, firm=run.firm_id, resource=Resource.RUN)
+    if settings.CELERY_TASK_ALWAYS_EAGER:
+        run_execute(run)
+        return
+    from workflow.tasks import run_work
+
+    count = chunks or settings.NIGHTLY_TASKS_PER_RUN
+    transaction.on_commit(lambda: [run_work.delay(run.pk) for _ in range(count)])
+
+
+def run_work_here(*, run_id: int) -> None:
+    """In a Celery worker: claim and analyse batches of the run until none is left, then close
+    the run if every item is terminal. Competing workers share the queue through the claims."""
+    run = Run.objects.filter(pk=run_id).first()
+    if run is None or run.status in (RunStatus.COMPLETE, RunStatus.FAILED):
+        return
+    authorize(actor=SystemActor.SCHEDULER, firm=run.firm_id, resource=Resource.RUN)
+    timings = _work(run, pool=None, batch=settings.NIGHTLY_BATCH, progress=None)
+    Run.objects.filter(pk=run.pk).update(timings=_merged_timings(run.pk, timings))
+    run_finish(run)
+
+
+def _merged_timings(run_id: int, timings: dict[str, float]) -> dict[str, float]:
+    with transaction.atomic():
+        current = Run.objects.select_for_update().get(pk=run_id).timings or {}
+        return {
+            k: round(current.get(k, 0.0) + timings.get(k, 0.0), 3)
+            for k in sorted(set(current) | set(timings))
+        }
+
+
+def _work(
+    run: Run,
+    *,
+    pool: ProcessPoolExecutor | None,
+    batch: int,
+    progress: Callable[[RunProgress], None] | None,
+) -> dict[str, float]:
     Run.objects.filter(pk=run.pk, status=RunStatus.PENDING).update(
         status=RunStatus.RUNNING, started_at=timezone.now()
     )
@@ -232,28 +288,72 @@ def run_execute(
     market = market_data_load(run.firm_id)
     counts: Counter[str] = Counter()
     done = 0
-    pool = (
-        ProcessPoolExecutor(max_workers=workers, mp_context=get_context("fork"))
-        if workers > 1
-        else None
+    while True:
+        items = _claim(run, batch)
+        if not items:
+            break
+        outcomes = _analyse(run, items, market, pool, timings)
+        t = time.perf_counter()
+        written = _write(run, items, outcomes)
+        timings["persist"] += time.perf_counter() - t
+        counts.update(o.status for o in written)
+        done += len(written)
+        if progress is not None:
+            progress(RunProgress(done, run.accounts, counts, time.perf_counter() - started))
+    return {k: round(v, 3) for k, v in sorted(timings.items())}
+
+
+def run_sweep(*, actor: Actor) -> list[int]:
+    """Every minute: claims older than the lease lost their worker. They go back to pending
+    (their attempt counted), or, after NIGHTLY_MAX_ATTEMPTS, end failed with that reason. Runs
+    with work left and no live claim get a worker task again; runs with none left are closed.
+    Returns the ids of the runs it touched."""
+    authorize(actor=actor, firm=None, resource=Resource.RUN)
+    now = timezone.now()
+    lease = dt.timedelta(seconds=settings.NIGHTLY_LEASE_SECONDS)
+    touched: set[int] = set()
+    stale = list(
+        RunItem.objects.filter(status=AnalysisStatus.RUNNING, claimed_at__lt=now - lease)
+        .select_related("run")
+        .order_by("pk")
     )
-    try:
-        while True:
-            items = _claim(run, batch)
-            if not items:
-                break
-            outcomes = _analyse(run, items, market, pool, timings)
-            t = time.perf_counter()
-            _write(run, items, outcomes)
-            timings["persist"] += time.perf_counter() - t
-            counts.update(o.status for o in outcomes)
-            done += len(outcomes)
-            if progress is not None:
-                progress(RunProgress(done, run.accounts, counts, time.perf_counter() - started))
-    finally:
-        if pool is not None:
-            pool.shutdown()
-    return run_finish(run, timings={k: round(v, 3) for k, v in sorted(timings.items())})
+    for item in stale:
+        touched.add(item.run_id)
+        if item.attempts + 1 >= settings.NIGHTLY_MAX_ATTEMPTS:
+            with transaction.atomic():
+                lost = RunItem.objects.filter(
+                    pk=item.pk, status=AnalysisStatus.RUNNING, claim=item.claim
+                ).update(status=AnalysisStatus.FAILED, attempts=item.attempts + 1)
+                if (
+                    lost
+                    and not Analysis.objects.filter(
+                        run_id=item.run_id, account_id=item.account_id
+                    ).exists()
+                ):
+                    Analysis.objects.create(
+                        firm_id=item.firm_id,
+                        run_id=item.run_id,
+                        account_id=item.account_id,
+                        status=AnalysisStatus.FAILED,
+                        created_at=now,
+                        message=f"the worker was lost {item.attempts + 1} times on this account",
+                    )
+        else:
+            RunItem.objects.filter(
+                pk=item.pk, status=AnalysisStatus.RUNNING, claim=item.claim
+            ).update(status=AnalysisStatus.PENDING, claim="", attempts=item.attempts + 1)
+    for run in Run.objects.filter(status__in=[RunStatus.PENDING, RunStatus.RUNNING]).order_by("pk"):
+        open_items = RunItem.objects.filter(
+            run=run, status__in=[AnalysisStatus.PENDING, AnalysisStatus.RUNNING]
+        )
+        if not open_items.exists():
+            run_finish(run)
+            touched.add(run.pk)
+        elif run.pk in touched and not settings.CELERY_TASK_ALWAYS_EAGER:
+            from workflow.tasks import run_work
+
+            run_work.delay(run.pk)
+    return sorted(touched)
 
 
 def _analyse(
@@ -320,9 +420,21 @@ def _analyse(
     return [outcomes[a] for a in ids]
 
 
-def _write(run: Run, items: Sequence[RunItem], outcomes: Sequence[Outcome]) -> None:
+def _write(run: Run, items: Sequence[RunItem], outcomes: Sequence[Outcome]) -> list[Outcome]:
+    """Write the batch's analyses, trades and lot sales in bulk; items still held by this claim
+    only (an item the sweeper took back meanwhile is left to its new claim)."""
     now = timezone.now()
     with transaction.atomic():
+        held = set(
+            RunItem.objects.select_for_update()
+            .filter(
+                pk__in=[i.pk for i in items], status=AnalysisStatus.RUNNING, claim=items[0].claim
+            )
+            .values_list("pk", flat=True)
+        )
+        kept = [(i, o) for i, o in zip(items, outcomes, strict=True) if i.pk in held]
+        items = [i for i, _ in kept]
+        outcomes = [o for _, o in kept]
         analyses = []
         for o in outcomes:
             stored, input_hash = (None, "") if o.problem is None else problem_bytes(o.problem)
@@ -412,6 +524,7 @@ def _write(run: Run, items: Sequence[RunItem], outcomes: Sequence[Outcome]) -> N
             by_status[o.status].append(item.pk)
         for status, pks in sorted(by_status.items()):
             RunItem.objects.filter(pk__in=pks).update(status=status)
+    return list(outcomes)
 
 
 def _money(x: float) -> Decimal:
