@@ -41,7 +41,7 @@ from optimizer import (
     TaxYear,
     solve,
 )
-from optimizer.jsonio import problem_to_json
+from optimizer.jsonio import problem_from_json, problem_to_json
 
 __all__ = [
     "AccountData",
@@ -53,6 +53,7 @@ __all__ = [
     "Solution",
     "problem_build",
     "problem_bytes",
+    "problem_load",
     "problem_text",
     "solution_outcome",
     "solution_rows",
@@ -287,6 +288,11 @@ def problem_bytes(problem: Problem) -> tuple[bytes, str]:
 
 def problem_text(stored: bytes) -> str:
     return zlib.decompress(stored).decode()
+
+
+def problem_load(stored: bytes) -> Problem:
+    """The problem as it was solved, from its stored bytes."""
+    return problem_from_json(problem_text(stored))
 
 
 @dataclass(frozen=True)

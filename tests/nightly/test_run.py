@@ -134,3 +134,47 @@ def test_analyses_are_append_only_and_runs_are_for_the_roles_allowed(program: Pr
         Analysis.objects.filter(pk=analysis.pk).update(status="failed")
     with pytest.raises(AppendOnlyError):
         analysis.delete()
+
+
+def test_rederive_confirms_the_stored_trades_bit_for_bit(program: Program) -> None:
+    from workflow.rederive import rederive
+
+    _prepare(program)
+    run = run_execute(
+        run_start(actor=SystemActor.SCHEDULER, firm_id=program.cast.firm_a.pk, as_of=AS_OF)
+    )
+    proposed = Analysis.objects.filter(run=run, status=AnalysisStatus.PROPOSED)
+    assert proposed.exists()
+    for analysis in proposed:
+        result = rederive(actor=SystemActor.COMMAND, analysis=analysis)
+        assert result.identical, result.differences
+    skipped = Analysis.objects.filter(run=run, status=AnalysisStatus.SKIPPED).first()
+    assert skipped is not None
+    assert rederive(actor=SystemActor.COMMAND, analysis=skipped).identical
+
+
+def test_rederive_reports_a_record_that_differs(program: Program) -> None:
+    from django.utils import timezone
+
+    from workflow.models import Run
+    from workflow.rederive import rederive
+
+    _prepare(program)
+    run = run_execute(
+        run_start(actor=SystemActor.SCHEDULER, firm_id=program.cast.firm_a.pk, as_of=AS_OF)
+    )
+    proposed = Analysis.objects.filter(run=run, status=AnalysisStatus.PROPOSED).first()
+    assert proposed is not None
+    other = Run.objects.create(firm=proposed.firm, as_of=AS_OF, trigger="manual", actor_label="t")
+    damaged = Analysis.objects.create(  # the same problem, recorded without its trades
+        firm=proposed.firm,
+        run=other,
+        account=proposed.account,
+        status=proposed.status,
+        problem=proposed.problem,
+        input_hash=proposed.input_hash,
+        created_at=timezone.now(),
+    )
+    result = rederive(actor=SystemActor.COMMAND, analysis=damaged)
+    assert not result.identical
+    assert any("trades stored" in d for d in result.differences)
