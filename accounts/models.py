@@ -392,3 +392,54 @@ class BulkChange(AppendOnlyModel):
 
     def __str__(self) -> str:
         return self.description
+
+
+# --------------------------------------------------------------------------- realized sales
+
+
+class RealizedSaleQuerySet(FirmQuerySet["RealizedSale"]):
+    pass
+
+
+class RealizedSale(FirmOwned):
+    """A sale the custodian settled: shares of one lot sold on one date, with its gain's term.
+
+    Fed by the transactions import (``workflow/feeds/transactions.py``); the nightly adapter
+    derives the year-to-date realized gains by term and the wash-sale look-back from them.
+    Written only by :func:`accounts.transactions.realized_sales_record`.
+    """
+
+    tenancy_resource: ClassVar[Resource] = Resource.POSITION
+    tenancy_household_path: ClassVar[str] = "account__household_id"
+
+    account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="realized_sales")
+    security = models.ForeignKey(
+        "models_hub.Security", on_delete=models.PROTECT, related_name="realized_sales"
+    )
+    lot_id = models.CharField(max_length=64)
+    trade_date = models.DateField()
+    quantity = models.DecimalField(max_digits=20, decimal_places=6)
+    proceeds = models.DecimalField(max_digits=20, decimal_places=2)
+    cost_basis = models.DecimalField(max_digits=20, decimal_places=2)
+    term = models.CharField(max_length=2, choices=[("ST", "Short term"), ("LT", "Long term")])
+
+    objects = RealizedSaleQuerySet.as_manager()
+
+    class Meta:
+        ordering = ("account", "trade_date", "lot_id")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["account", "lot_id", "trade_date"], name="realized_sale_unique_key"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(quantity__gt=0), name="realized_sale_quantity_positive"
+            ),
+        ]
+        indexes = [models.Index(fields=["firm", "trade_date"], name="realized_sale_by_date")]
+
+    def __str__(self) -> str:
+        return f"{self.trade_date} sold {self.quantity} of lot {self.lot_id}"
+
+    @property
+    def gain(self) -> Decimal:
+        return self.proceeds - self.cost_basis

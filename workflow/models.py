@@ -17,6 +17,7 @@ class ImportKind(models.TextChoices):
     PRICES = "prices", "Prices"
     ACCOUNTS = "accounts", "Accounts"
     LOTS = "lots", "Positions with lots"
+    TRANSACTIONS = "transactions", "Realized sales"
 
 
 class ImportStatus(models.TextChoices):

@@ -32,7 +32,7 @@ from django.db import transaction
 from django.db.models import Count
 from django.utils import timezone
 
-from accounts.models import Account, Position, TaxLot
+from accounts.models import Account, Position, RealizedSale, TaxLot
 from accounts.resolve import resolve_accounts
 from models_hub.models import Security
 from rebalancer.audit import audit_record
@@ -55,6 +55,7 @@ from workflow.optimizer_adapter import (
     MarketData,
     Problem,
     RecentBuy,
+    SaleRow,
     Skip,
     Solution,
     problem_build,
@@ -152,7 +153,8 @@ def market_data_load(firm_id: int) -> MarketData:
 def accounts_data_load(
     firm_id: int, account_ids: Sequence[int], as_of: dt.date
 ) -> dict[int, AccountData]:
-    """Accounts, lots, positions and the household's recent buys: four queries per batch."""
+    """Accounts, lots, positions, the household's recent buys and realized sales: five queries
+    per batch."""
     accounts = list(
         Account.objects.filter(firm_id=firm_id, pk__in=account_ids).values_list(
             "pk", "household_id", "registration_type", "status", "cash_balance"
@@ -171,6 +173,32 @@ def accounts_data_load(
     ).values_list("account_id", "security__ticker", "quantity"):
         positions[account_id][ticker] = quantity
     households = sorted({row[1] for row in accounts})
+    sales: dict[int, list[SaleRow]] = defaultdict(list)
+    year_start = dt.date(as_of.year, 1, 1)
+    window_start = as_of - dt.timedelta(days=WASH_WINDOW_DAYS)
+    for (
+        ticker,
+        date,
+        account_id,
+        term,
+        proceeds,
+        basis,
+        household_id,
+    ) in RealizedSale.objects.filter(
+        firm_id=firm_id,
+        account__household_id__in=households,
+        trade_date__gte=min(year_start, window_start),
+        trade_date__lte=as_of,
+    ).values_list(
+        "security__ticker",
+        "trade_date",
+        "account_id",
+        "term",
+        "proceeds",
+        "cost_basis",
+        "account__household_id",
+    ):
+        sales[household_id].append(SaleRow(ticker, date, account_id, term, proceeds - basis))
     buys: dict[int, list[RecentBuy]] = defaultdict(list)
     for ticker, acquired, account_id, pk, household_id in TaxLot.objects.filter(
         firm_id=firm_id,
@@ -189,6 +217,11 @@ def accounts_data_load(
             lots=tuple(lots.get(pk, ())),
             positions=positions.get(pk, {}),
             recent_buys=tuple(buys.get(household_id, ())),
+            sales=tuple(
+                s
+                for s in sales.get(household_id, ())
+                if s.account_id == pk or (s.gain < 0 and s.trade_date >= window_start)
+            ),
         )
         for pk, household_id, registration, status, cash in accounts
     }

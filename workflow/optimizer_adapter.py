@@ -49,6 +49,7 @@ __all__ = [
     "MarketData",
     "Problem",
     "RecentBuy",
+    "SaleRow",
     "Skip",
     "Solution",
     "problem_build",
@@ -83,6 +84,17 @@ class RecentBuy:
 
 
 @dataclass(frozen=True)
+class SaleRow:
+    """A realized sale (the custodian's transaction) this year or in the wash-sale window."""
+
+    ticker: str
+    trade_date: dt.date
+    account_id: int
+    term: str  # "ST" / "LT"
+    gain: Decimal  # proceeds - cost basis
+
+
+@dataclass(frozen=True)
 class AccountData:
     account_id: int
     household_id: int
@@ -92,6 +104,7 @@ class AccountData:
     lots: tuple[LotRow, ...]
     positions: Mapping[str, Decimal]  # ticker -> shares
     recent_buys: tuple[RecentBuy, ...]  # the household's, this account's included
+    sales: tuple[SaleRow, ...] = ()  # this account's this year, the household's losses in window
 
 
 @dataclass(frozen=True)
@@ -212,9 +225,21 @@ def problem_build(
         else:
             problem_kwargs[rest[0]] = knob.value
     settings_kwargs["cash_target"] = resolved.cash_target
+    year_start = dt.date(as_of.year, 1, 1)
+    own_year = [
+        s
+        for s in data.sales
+        if s.account_id == data.account_id and year_start <= s.trade_date <= as_of
+    ]
+    gain_short = float(sum((s.gain for s in own_year if s.term == "ST"), Decimal(0)))
+    gain_long = float(sum((s.gain for s in own_year if s.term == "LT"), Decimal(0)))
     tax_year = None
     if data.registration_type not in TAX_DEFERRED:
-        tax_year = TaxYear(**year)
+        tax_year = TaxYear(gain_ytd_short=gain_short, gain_ytd_long=gain_long, **year)
+        problem_kwargs["realized_gain_ytd"] = gain_short + gain_long
+        problem_kwargs["tax_ytd"] = (
+            gain_short * rates["short_term"] + gain_long * rates["long_term"]
+        )
 
     recent = []
     window_start = as_of - dt.timedelta(days=WASH_SALE_DAYS)
@@ -230,6 +255,22 @@ def problem_build(
                 household=not own,
                 account_id="" if own else str(buy.account_id),
                 lot_id=buy.lot_pk if own else None,
+            )
+        )
+    for sale in sorted(data.sales, key=lambda x: (x.trade_date, x.ticker, x.account_id)):
+        if sale.ticker not in index or sale.gain >= 0:
+            continue
+        if not (window_start <= sale.trade_date <= as_of):
+            continue
+        own = sale.account_id == data.account_id
+        recent.append(
+            RecentTrade(
+                security=index[sale.ticker],
+                trade_date=sale.trade_date,
+                side=Side.SELL,
+                realized_loss=True,
+                household=not own,
+                account_id="" if own else str(sale.account_id),
             )
         )
     groups = []

@@ -143,6 +143,7 @@ SERVICE_MODULES = [
     "accounts/saved_filters.py",
     "accounts/bulk_changes.py",
     "models_hub/transfer.py",
+    "accounts/transactions.py",
 ]
 
 

@@ -42,6 +42,7 @@ from workflow.feeds.lots import LotsImporter
 from workflow.feeds.prices import PricesImporter
 from workflow.feeds.reader import FeedSource
 from workflow.feeds.securities import SecuritiesImporter
+from workflow.feeds.transactions import TransactionsImporter
 from workflow.models import ImportKind, ImportRecord, ImportStatus, ImportUpload
 
 logger = logging.getLogger(__name__)
@@ -63,6 +64,7 @@ def importer_for(kind: str) -> Importer:
         ImportKind.PRICES: PricesImporter,
         ImportKind.ACCOUNTS: AccountsImporter,
         ImportKind.LOTS: LotsImporter,
+        ImportKind.TRANSACTIONS: TransactionsImporter,
     }
     return importers[kind]()
 
