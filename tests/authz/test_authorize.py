@@ -138,6 +138,7 @@ SERVICE_MODULES = [
     "models_hub/services.py",
     "workflow/feeds/service.py",
     "demo/marketdata/load.py",
+    "accounts/customization_bulk.py",
 ]
 
 
