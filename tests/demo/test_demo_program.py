@@ -103,7 +103,14 @@ def _resolved_projection(r: ResolvedAccount, names: dict[int, str]) -> dict[str,
         "restrictions": [[x.rule, x.what, x.reason, x.source] for x in r.restrictions],
         "settings": settings,
         "knobs": [[k.field, repr(k.value), k.source] for k in r.knobs],
-        "limits": [[x.name, json.dumps(_ids_named(x.value, names)), x.source] for x in r.limits],
+        "limits": [
+            [
+                x.name,
+                json.dumps(_ids_named(x.value, names) if x.name == "allowed_screens" else x.value),
+                x.source,
+            ]
+            for x in r.limits
+        ],
     }
 
 
