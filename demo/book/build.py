@@ -112,7 +112,8 @@ class FirmReport:
     seconds_market_data: float
     seconds_book: float
     program: DemoProgram | None = None
-    seconds_program: float = 0.0  # writing the definitions (the accounts' settings are in book)
+    seconds_program: float = 0.0  # writing the definitions and firm defaults
+    seconds_settings: float = 0.0  # planning and writing the accounts' settings (part of book)
 
 
 @dataclass
@@ -243,9 +244,14 @@ def firm_book_build(
             raise DemoBookError(f"{spec.slug} subscribes to a provider: build the provider first")
         program = subscriber_build(firm_id=firm.pk, provider=provider)
     customize: Customize | None = None
+    settings_seconds = [0.0]
     if program is not None:
         customize = partial(
-            _customize, program=program, spec=spec.book, subscriber=spec.program == "subscriber"
+            _customize,
+            program=program,
+            spec=spec.book,
+            subscriber=spec.program == "subscriber",
+            seconds=settings_seconds,
         )
     program_seconds = time.perf_counter() - started
 
@@ -297,6 +303,7 @@ def firm_book_build(
         seconds_book=time.perf_counter() - started,
         program=program,
         seconds_program=program_seconds,
+        seconds_settings=settings_seconds[0],
     )
 
 
@@ -306,10 +313,14 @@ def _customize(
     program: DemoProgram,
     spec: BookSpec,
     subscriber: bool,
+    seconds: list[float],
 ) -> int:
-    return customizations_write(
+    started = time.perf_counter()
+    written = customizations_write(
         program=program, spec=spec, accounts=accounts, subscriber=subscriber
     )
+    seconds[0] += time.perf_counter() - started
+    return written
 
 
 def _check_free(specs: tuple[DemoFirmSpec, ...]) -> None:
