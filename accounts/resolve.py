@@ -696,20 +696,24 @@ def _targets(
                 slot[0] += account_class * w
                 slot[1].append(sources[ticker])
     targets = []
+    rows = []
+    known = ctx.securities
     for ticker in sorted(weights):
         w, sources, path = weights[ticker]
-        info = ctx.securities.get(ticker)
+        info = known.get(ticker)
         if info is None:
             problems.append(f"{ticker} is not in the firm's security master")
             continue
         if not info.active:
             problems.append(f"{ticker} is not active in the security master")
         if w > 0:
-            targets.append(TargetWeight(ticker, info.id, w, path, " | ".join(sources)))
+            source = sources[0] if len(sources) == 1 else " | ".join(sources)
+            targets.append(TargetWeight(ticker, info.id, w, path, source))
+            rows.append([ticker, repr(w)])
     digest = hashlib.sha256(
         canonical_json(
             {
-                "t": [[t.ticker, repr(t.weight)] for t in targets],
+                "t": rows,
                 "b": [[b.asset_class, repr(b.target), repr(b.lower), repr(b.upper)] for b in bands],
             }
         ).encode()
