@@ -51,6 +51,33 @@ from models_hub.program_services import FIRM_LIMITS_NAME
 
 BATCH = 1000
 
+#: The menu choices :func:`accounts.translation.translate` reads (a test keeps this list true):
+#: the key of the knobs shared by accounts choosing alike.
+TRANSLATED_CHOICES = frozenset(
+    {
+        "tax_sensitivity",
+        "loss_harvesting",
+        "harvest_style",
+        "tax_bracket",
+        "state_rate",
+        "tax_budget_kind",
+        "tax_budget_amount",
+        "tax_budget_period",
+        "carry_forward_short",
+        "carry_forward_long",
+        "outside_gains_short",
+        "outside_gains_long",
+        "cash_target",
+        "cash_flow_amount",
+        "cash_flow_date",
+        "max_turnover",
+        "min_trade",
+        "fractional_shares",
+        "cost_schedule",
+        "cost_schedules",
+    }
+)
+
 STATUS_OK = "ok"
 STATUS_NO_STRATEGY = "no_strategy"
 STATUS_INVALID = "invalid"
@@ -400,9 +427,6 @@ def _resolve_one(
     keep = tuple(sorted(choices["legacy_holdings"][0]))
     never_sell = tuple(sorted({*never_sell, *keep}))
     as_of_date = ctx.moment.date()
-    knobs = translate(
-        choices, registration_type=registration, as_of=as_of_date, account_value=value
-    )
     targets: tuple[TargetWeight, ...] = ()
     bands: tuple[ClassBand, ...] = ()
     cash_target = float(Decimal(choices["cash_target"][0]))
@@ -413,13 +437,21 @@ def _resolve_one(
     elif strategy is None:
         status = STATUS_INVALID
     else:
+        # The targets read never-buy only through the strategy's securities (and substitutes):
+        # restrictions of other securities share one computation.
+        relevant = _strategy_tickers(ctx, strategy)
+        subs = choices["substitutions"][0]
         memo_key = (
             "targets",
             strategy.definition_id,
-            canonical_json(choices["tilts"][0]),
+            canonical_json(choices["tilts"][0]) if choices["tilts"][0] else "{}",
             tuple(choices["screens"][0]),
-            canonical_json({"s": choices["substitutions"][0]}),
-            never_buy,
+            canonical_json({"s": subs}) if subs else "",
+            tuple(
+                t
+                for t in never_buy
+                if t in relevant or (subs and any(t == s["hold"] for s in subs))
+            ),
             choices["cash_target"][0],
         )
         built = ctx.memo.get(memo_key)
@@ -429,14 +461,34 @@ def _resolve_one(
         targets, bands, cash_target, target_problems, target_digest = built
         problems.extend(target_problems)
         status = STATUS_INVALID if target_problems else STATUS_OK
-    settings = tuple(
-        ResolvedSetting(k, canonical_json({"v": v})[5:-1], src)
-        for k, (v, src) in sorted(choices.items())
+    # Values from the shared layers (built-in, firm default, the strategy) are the same objects
+    # for every account: their rows are made once per call.
+    strategy_key = None if strategy is None else strategy.definition_id
+    shared = {"built-in default": None, ctx.firm_layer[1]: None, strategy_layer[1]: strategy_key}
+    settings = tuple(_setting(ctx, k, v, src, shared) for k, (v, src) in sorted(choices.items()))
+    limits_key = ("limits", strategy_key)
+    limit_rows = ctx.memo.get(limits_key)
+    if limit_rows is None:
+        limit_rows = tuple(
+            ResolvedSetting(k, canonical_json({"v": v})[5:-1], src)
+            for k, (v, src) in sorted(limits.items())
+        )
+        ctx.memo[limits_key] = limit_rows
+    # The knobs are a function of the choices translate reads (their values and sources, in
+    # ``settings``), the registration and the date: accounts choosing alike share them.
+    knobs_key = (
+        "knobs",
+        registration,
+        tuple(row for row in settings if row.name in TRANSLATED_CHOICES),
     )
-    limit_rows = tuple(
-        ResolvedSetting(k, canonical_json({"v": v})[5:-1], src)
-        for k, (v, src) in sorted(limits.items())
-    )
+    knobs_built = ctx.memo.get(knobs_key)
+    if knobs_built is None:
+        knobs = translate(
+            choices, registration_type=registration, as_of=as_of_date, account_value=value
+        )
+        knobs_built = (knobs, [[k.field, repr(k.value)] for k in knobs])
+        ctx.memo[knobs_key] = knobs_built
+    knobs, knob_rows = knobs_built
     bought_never = tuple(sorted({*never_buy, *(s for s, _ in _subs(choices))}))
     equivalence = ctx.equivalence
     digest_source = canonical_json(
@@ -455,7 +507,7 @@ def _resolve_one(
                 [e.name, e.members, e.sell_order, e.substantially_identical] for e in equivalence
             ],
             "settings": [[s.name, s.value_json, s.source] for s in settings],
-            "knobs": [[k.field, repr(k.value)] for k in knobs],
+            "knobs": knob_rows,
         }
     )
     return ResolvedAccount(
@@ -479,6 +531,37 @@ def _resolve_one(
         limits=limit_rows,
         digest=hashlib.sha256(digest_source.encode()).hexdigest(),
     )
+
+
+_SCALARS = (str, int, float, bool, type(None))
+
+
+def _setting(
+    ctx: _Context, name: str, value: Any, source: str, shared: Mapping[str, int | None]
+) -> ResolvedSetting:
+    """One resolved choice; rows of scalar values and of the shared layers' values are made
+    once per call (a shared layer's value is one object per (choice, source, strategy))."""
+    if isinstance(value, _SCALARS):
+        key: tuple[Any, ...] = ("setting", name, type(value), value, source)
+    elif source in shared:
+        key = ("shared_setting", name, source, shared[source])
+    else:
+        return ResolvedSetting(name, canonical_json({"v": value})[5:-1], source)
+    row = ctx.memo.get(key)
+    if row is None:
+        row = ResolvedSetting(name, canonical_json({"v": value})[5:-1], source)
+        ctx.memo[key] = row
+    return row
+
+
+def _strategy_tickers(ctx: _Context, strategy: EffectiveStrategy) -> frozenset[str]:
+    """Every security of the strategy's security models."""
+    key = ("tickers", strategy.definition_id)
+    tickers = ctx.memo.get(key)
+    if tickers is None:
+        tickers = frozenset(e.key for _, model, _ in strategy.sleeves for e in model.entries)
+        ctx.memo[key] = tickers
+    return tickers
 
 
 def _subs(choices: Mapping[str, tuple[Any, str]]) -> list[tuple[str, str]]:
@@ -582,6 +665,7 @@ def _targets(
         strategy, choices["tilts"][0], problems, lambda path: _is_cash(ctx, strategy, path)
     )
     subs = dict(_subs(choices))
+    subs_key = tuple(sorted(subs.items()))
     excluded = set(never_buy)
     cash_alloc = sum(w for path, (w, _, _) in classes.items() if _is_cash(ctx, strategy, path))
     cash_target = max(float(Decimal(choices["cash_target"][0])), cash_alloc)
@@ -598,30 +682,38 @@ def _targets(
         if model is None:
             problems.append(f"asset class {path} has no security model")
             continue
-        sleeve = _sleeve(ctx, model, subs, excluded, problems, path)
+        sleeve, rescaled = _sleeve(ctx, model, subs, subs_key, excluded, problems, path)
         account_class = class_weight * scale
         bands.append(
             ClassBand(path, account_class, float(lower) * scale, float(upper) * scale, class_source)
         )
-        for ticker, (w, src) in sleeve.items():
-            slot = weights.setdefault(ticker, [0.0, [], path])
-            slot[0] += account_class * w
-            slot[1].append(f"{class_source}; {src}")
+        sources = _sources(ctx, model, subs, subs_key, class_source, rescaled)
+        for ticker, (w, _) in sleeve.items():
+            slot = weights.get(ticker)
+            if slot is None:
+                weights[ticker] = [0.0 + account_class * w, [sources[ticker]], path]
+            else:
+                slot[0] += account_class * w
+                slot[1].append(sources[ticker])
     targets = []
+    rows = []
+    known = ctx.securities
     for ticker in sorted(weights):
         w, sources, path = weights[ticker]
-        info = ctx.securities.get(ticker)
+        info = known.get(ticker)
         if info is None:
             problems.append(f"{ticker} is not in the firm's security master")
             continue
         if not info.active:
             problems.append(f"{ticker} is not active in the security master")
         if w > 0:
-            targets.append(TargetWeight(ticker, info.id, w, path, " | ".join(sources)))
+            source = sources[0] if len(sources) == 1 else " | ".join(sources)
+            targets.append(TargetWeight(ticker, info.id, w, path, source))
+            rows.append([ticker, repr(w)])
     digest = hashlib.sha256(
         canonical_json(
             {
-                "t": [[t.ticker, repr(t.weight)] for t in targets],
+                "t": rows,
                 "b": [[b.asset_class, repr(b.target), repr(b.lower), repr(b.upper)] for b in bands],
             }
         ).encode()
@@ -633,15 +725,15 @@ def _is_cash(ctx: _Context, strategy: EffectiveStrategy, path: str) -> bool:
     return path in ctx.cash_classes and strategy.sleeve(path) is None
 
 
-def _sleeve(
-    ctx: _Context,
-    model: EffectiveWeights,
-    subs: Mapping[str, str],
-    excluded: set[str],
-    problems: list[str],
-    path: str,
-) -> dict[str, tuple[float, str]]:
-    """The model's weights (summing to 1) after substitutions and exclusions."""
+def _raw_sleeve(
+    ctx: _Context, model: EffectiveWeights, subs: Mapping[str, str], subs_key: tuple[Any, ...]
+) -> tuple[dict[str, tuple[float, str]], dict[str, str]]:
+    """The model's weights after substitutions, and each security's source once rescaled;
+    made once per call for each model and set of substitutions."""
+    key = ("raw_sleeve", model.definition_id, subs_key)
+    cached = ctx.memo.get(key)
+    if cached is not None:
+        return cached  # type: ignore[no-any-return]
     label = f"'{model.name}' v{model.version}"
     raw: dict[str, tuple[float, str]] = {}
     for e in model.entries:
@@ -651,14 +743,53 @@ def _sleeve(
             ticker = subs[ticker]
         prior = raw.get(ticker)
         raw[ticker] = (float(e.weight) + (prior[0] if prior else 0.0), src)
-    kept = {t: v for t, v in raw.items() if t not in excluded}
+    rescaled = {t: f"{src}, rescaled after exclusions" for t, (_, src) in raw.items()}
+    ctx.memo[key] = (raw, rescaled)
+    return raw, rescaled
+
+
+def _sources(
+    ctx: _Context,
+    model: EffectiveWeights,
+    subs: Mapping[str, str],
+    subs_key: tuple[Any, ...],
+    class_source: str,
+    rescaled: bool,
+) -> dict[str, str]:
+    """Each security's target source: its class's source, then its own in the model."""
+    key = ("sources", model.definition_id, subs_key, class_source, rescaled)
+    cached = ctx.memo.get(key)
+    if cached is None:
+        raw, rescaled_sources = _raw_sleeve(ctx, model, subs, subs_key)
+        if rescaled:
+            cached = {t: f"{class_source}; {src}" for t, src in rescaled_sources.items()}
+        else:
+            cached = {t: f"{class_source}; {src}" for t, (_, src) in raw.items()}
+        ctx.memo[key] = cached
+    return cached
+
+
+def _sleeve(
+    ctx: _Context,
+    model: EffectiveWeights,
+    subs: Mapping[str, str],
+    subs_key: tuple[Any, ...],
+    excluded: set[str],
+    problems: list[str],
+    path: str,
+) -> tuple[dict[str, tuple[float, str]], bool]:
+    """The model's weights (summing to 1) after substitutions and exclusions, and whether
+    exclusions rescaled them. Read the returned mapping only (it may be shared)."""
+    raw, _ = _raw_sleeve(ctx, model, subs, subs_key)
+    kept = raw if excluded.isdisjoint(raw) else {t: v for t, v in raw.items() if t not in excluded}
     total = sum(w for w, _ in kept.values())
     if not kept or total <= 0:
+        label = f"'{model.name}' v{model.version}"
         problems.append(
             f"the account's screens and restrictions exclude every security of {path} "
             f"(model {label})"
         )
-        return {}
+        return {}, False
     if len(kept) == len(raw):
-        return kept
-    return {t: (w / total, f"{src}, rescaled after exclusions") for t, (w, src) in kept.items()}
+        return kept, False
+    return {t: (w / total, "") for t, (w, _) in kept.items()}, True

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import secrets
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Literal
 
 from django.conf import settings
@@ -23,9 +25,16 @@ from django.utils import timezone
 
 from accounts.models import AccountFlag, Household
 from demo.book.names import FLAGS
-from demo.book.plan import BookSpec, HouseholdPlan, book_plan
+from demo.book.plan import AccountPlan, BookSpec, HouseholdPlan, book_plan
+from demo.book.program import (
+    DemoProgram,
+    customizations_write,
+    program_build,
+    subscribed_tickers,
+    subscriber_build,
+)
 from demo.book.universe import Universe, universe_load
-from demo.book.write import WriteContext, WriteCounts, chunk_write
+from demo.book.write import Customize, WriteContext, WriteCounts, chunk_write
 from demo.marketdata.load import market_data_load
 from models_hub.models import Security
 from rebalancer.audit import audit_record
@@ -57,6 +66,9 @@ DEMO_SLUG = "demo"
 SECOND_SLUG = "second-street"
 
 PriceScope = Literal["all", "held", "none"]
+#: "own": the firm gets the demo investment program (demo/book/program.py); "subscriber": it
+#: subscribes to the first firm's published strategy; "none": no program, no account settings.
+ProgramScope = Literal["own", "subscriber", "none"]
 
 
 class DemoBookError(Exception):
@@ -78,6 +90,7 @@ class DemoFirmSpec:
     extra_advisors: int
     book: BookSpec
     prices: PriceScope
+    program: ProgramScope = "none"
 
     def usernames(self) -> list[tuple[str, Role]]:
         users = [(f"{self.user_prefix}_{role.value}", role) for role in self.roles]
@@ -98,6 +111,9 @@ class FirmReport:
     counts: WriteCounts
     seconds_market_data: float
     seconds_book: float
+    program: DemoProgram | None = None
+    seconds_program: float = 0.0  # writing the definitions and firm defaults
+    seconds_settings: float = 0.0  # planning and writing the accounts' settings (part of book)
 
 
 @dataclass
@@ -125,6 +141,7 @@ def demo_specs(*, seed: int, accounts: int) -> tuple[DemoFirmSpec, DemoFirmSpec]
             stream="demo", seed=seed, accounts=accounts, advisors=advisors, number_prefix="DW"
         ),
         prices="all",
+        program="own",
     )
     second = DemoFirmSpec(
         name="Second Street Advisors",
@@ -142,6 +159,7 @@ def demo_specs(*, seed: int, accounts: int) -> tuple[DemoFirmSpec, DemoFirmSpec]
             direct_indexing=False,
         ),
         prices="held",
+        program="subscriber",
     )
     return demo, second
 
@@ -178,8 +196,16 @@ def _assignment_permission_id() -> int:
     ).pk
 
 
-def firm_book_build(*, spec: DemoFirmSpec, universe: Universe, password_hash: str) -> FirmReport:
-    """Create one firm with its users, market data and planned book; one audit event.
+def firm_book_build(
+    *,
+    spec: DemoFirmSpec,
+    universe: Universe,
+    password_hash: str,
+    provider: DemoProgram | None = None,
+) -> FirmReport:
+    """Create one firm with its users, market data, program and planned book; one audit event.
+
+    ``provider``: the program a "subscriber" firm subscribes to (the first firm's).
 
     Call inside a transaction (``demo_book_build`` does): the ids of the book are reserved per
     chunk, which on SQLite relies on holding the write lock.
@@ -202,10 +228,32 @@ def firm_book_build(*, spec: DemoFirmSpec, universe: Universe, password_hash: st
         tickers = sorted(
             {lot.ticker for chunk in planned for h in chunk for a in h.accounts for lot in a.lots}
         )
+        if spec.program == "subscriber":
+            tickers = sorted({*tickers, *subscribed_tickers()})
     loaded = market_data_load(
         firm=firm, actor=SystemActor.DEMO, tickers=tickers, prices=spec.prices != "none"
     )
     market_seconds = time.perf_counter() - started
+
+    started = time.perf_counter()
+    program: DemoProgram | None = None
+    if spec.program == "own":
+        program = program_build(firm_id=firm.pk, universe=universe)
+    elif spec.program == "subscriber":
+        if provider is None:
+            raise DemoBookError(f"{spec.slug} subscribes to a provider: build the provider first")
+        program = subscriber_build(firm_id=firm.pk, provider=provider)
+    customize: Customize | None = None
+    settings_seconds = [0.0]
+    if program is not None:
+        customize = partial(
+            _customize,
+            program=program,
+            spec=spec.book,
+            subscriber=spec.program == "subscriber",
+            seconds=settings_seconds,
+        )
+    program_seconds = time.perf_counter() - started
 
     started = time.perf_counter()
     ctx = WriteContext(
@@ -220,7 +268,13 @@ def firm_book_build(*, spec: DemoFirmSpec, universe: Universe, password_hash: st
     counts = WriteCounts()
     chunks = planned if planned is not None else book_plan(spec=spec.book, universe=universe)
     for chunk in chunks:
-        counts.add(chunk_write(ctx=ctx, households=chunk))
+        counts.add(
+            chunk_write(
+                ctx=ctx,
+                households=chunk,
+                customize=customize,
+            )
+        )
     audit_record(
         firm=firm,
         actor=SystemActor.DEMO,
@@ -232,6 +286,8 @@ def firm_book_build(*, spec: DemoFirmSpec, universe: Universe, password_hash: st
             "positions": counts.positions,
             "lots": counts.lots,
             "accounts_by_kind": dict(sorted(counts.by_kind.items())),
+            "settings_versions": counts.settings,
+            "definitions": 0 if program is None else program.definitions,
             "users": len(users),
         },
         reason=f"demo book planned from seed {spec.book.seed} (demo data, not client data)",
@@ -245,7 +301,26 @@ def firm_book_build(*, spec: DemoFirmSpec, universe: Universe, password_hash: st
         counts=counts,
         seconds_market_data=market_seconds,
         seconds_book=time.perf_counter() - started,
+        program=program,
+        seconds_program=program_seconds,
+        seconds_settings=settings_seconds[0],
     )
+
+
+def _customize(
+    accounts: Sequence[tuple[int, int, AccountPlan]],
+    *,
+    program: DemoProgram,
+    spec: BookSpec,
+    subscriber: bool,
+    seconds: list[float],
+) -> int:
+    started = time.perf_counter()
+    written = customizations_write(
+        program=program, spec=spec, accounts=accounts, subscriber=subscriber
+    )
+    seconds[0] += time.perf_counter() - started
+    return written
 
 
 def _check_free(specs: tuple[DemoFirmSpec, ...]) -> None:
@@ -296,10 +371,13 @@ def demo_book_build(*, seed: int = DEFAULT_SEED, accounts: int = DEFAULT_ACCOUNT
                 is_staff=True,
                 is_superuser=True,
             )
+        provider: DemoProgram | None = None
         for spec in specs:
-            report.firms.append(
-                firm_book_build(spec=spec, universe=universe, password_hash=password_hash)
+            firm_report = firm_book_build(
+                spec=spec, universe=universe, password_hash=password_hash, provider=provider
             )
+            provider = provider or firm_report.program
+            report.firms.append(firm_report)
         committing = time.perf_counter()
     # On PostgreSQL the commit runs the deferred foreign-key checks of every inserted row.
     report.seconds_commit = time.perf_counter() - committing

@@ -9,14 +9,14 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
 from accounts.models import Account, Household, HouseholdUserObjectPermission
 from accounts.services import LotInput, lots_sync
-from demo.book.plan import HouseholdPlan
+from demo.book.plan import AccountPlan, HouseholdPlan
 from rebalancer.authz import SystemActor
 from rebalancer.bulk import ids_reserve, rows_insert
 
@@ -42,10 +42,19 @@ class WriteCounts:
     lots: int = 0
     assignments: int = 0
     account_flags: int = 0
+    settings: int = 0  # account settings versions (the demo program's customizations)
     by_kind: dict[str, int] = field(default_factory=dict)
 
     def add(self, other: WriteCounts) -> None:
-        for name in ("households", "accounts", "positions", "lots", "assignments", "account_flags"):
+        for name in (
+            "households",
+            "accounts",
+            "positions",
+            "lots",
+            "assignments",
+            "account_flags",
+            "settings",
+        ):
             setattr(self, name, getattr(self, name) + getattr(other, name))
         for kind, n in other.by_kind.items():
             self.by_kind[kind] = self.by_kind.get(kind, 0) + n
@@ -57,8 +66,15 @@ def _dollars(cents: int) -> str:
     return f"{sign}{cents // 100}.{cents % 100:02d}"
 
 
-def chunk_write(*, ctx: WriteContext, households: Sequence[HouseholdPlan]) -> WriteCounts:
-    """Insert one chunk of planned households with their accounts, positions and lots."""
+#: Writes the settings of a chunk's new accounts: (account id, household id, plan) -> count.
+Customize = Callable[[Sequence[tuple[int, int, AccountPlan]]], int]
+
+
+def chunk_write(
+    *, ctx: WriteContext, households: Sequence[HouseholdPlan], customize: Customize | None = None
+) -> WriteCounts:
+    """Insert one chunk of planned households with their accounts, positions and lots, then
+    (``customize``) the accounts' settings."""
     accounts = [a for h in households for a in h.accounts]
     household_ids = ids_reserve(model=Household, count=len(households))
     account_ids = ids_reserve(model=Account, count=len(accounts))
@@ -68,6 +84,7 @@ def chunk_write(*, ctx: WriteContext, households: Sequence[HouseholdPlan]) -> Wr
     account_rows = []
     flag_rows = []
     lots: dict[int, list[LotInput]] = {}
+    written: list[tuple[int, int, AccountPlan]] = []
     by_kind: dict[str, int] = defaultdict(int)
     a = 0
     for household, household_id in zip(households, household_ids, strict=True):
@@ -79,6 +96,7 @@ def chunk_write(*, ctx: WriteContext, households: Sequence[HouseholdPlan]) -> Wr
             assignment_rows.append((advisor_id, ctx.assignment_permission_id, household_id))
         for plan in household.accounts:
             account_id = account_ids[a]
+            written.append((account_id, household_id, plan))
             by_kind[plan.kind] += 1
             account_rows.append(
                 (
@@ -144,6 +162,7 @@ def chunk_write(*, ctx: WriteContext, households: Sequence[HouseholdPlan]) -> Wr
         model=Account.flags.through, fields=("account_id", "accountflag_id"), rows=flag_rows
     )
     synced = lots_sync(firm_id=ctx.firm_id, actor=SystemActor.DEMO, lots=lots, new_accounts=True)
+    settings = customize(written) if customize is not None else 0
     return WriteCounts(
         households=len(household_rows),
         accounts=len(account_rows),
@@ -151,5 +170,6 @@ def chunk_write(*, ctx: WriteContext, households: Sequence[HouseholdPlan]) -> Wr
         lots=synced.created,
         assignments=len(assignment_rows),
         account_flags=len(flag_rows),
+        settings=settings,
         by_kind=dict(by_kind),
     )

@@ -144,6 +144,7 @@ SERVICE_MODULES = [
     "accounts/bulk_changes.py",
     "models_hub/transfer.py",
     "accounts/transactions.py",
+    "accounts/customization_bulk.py",
 ]
 
 

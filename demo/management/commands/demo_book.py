@@ -65,8 +65,21 @@ class Command(BaseCommand):
                 f"{firm.securities:,} securities, {firm.prices:,} prices"
             )
             self.stdout.write(
-                f"    market data {firm.seconds_market_data:.1f} s, book {firm.seconds_book:.1f} s"
+                f"    market data {firm.seconds_market_data:.1f} s, program "
+                f"{firm.seconds_program:.1f} s, book {firm.seconds_book:.1f} s (of which the "
+                f"accounts' settings {firm.seconds_settings:.1f} s)"
             )
+            if firm.program is not None and firm.program.definitions:
+                self.stdout.write(
+                    f"    program: {firm.program.definitions} definitions (synthetic), "
+                    f"{len(firm.program.strategies)} strategies, {c.settings:,} accounts "
+                    "customized"
+                )
+            elif firm.program is not None:
+                self.stdout.write(
+                    f"    subscribes to {', '.join(sorted(firm.program.strategies))}; "
+                    f"{c.settings:,} accounts with settings"
+                )
         self.stdout.write(
             f"Total {report.seconds:.1f} s (reading files {report.seconds_setup:.1f} s, "
             f"commit {report.seconds_commit:.1f} s, statistics {report.seconds_statistics:.1f} s)."
