@@ -90,7 +90,7 @@ def _subscription(firm: Any, provider: Any) -> ModelSubscription:
 def _saved_filter(firm: Any, owner: Any) -> SavedFilter:
     found = SavedFilter.objects.filter(firm=firm).first()
     return found or SavedFilter.objects.create(
-        firm=firm, owner=owner, name="Matrix", criteria={"status": "open"}, shared=True
+        firm=firm, owner=owner, name="Matrix", criteria={"status": "active"}, shared=True
     )
 
 
@@ -99,7 +99,7 @@ def _bulk_change(firm: Any) -> BulkChange:
     found = BulkChange.objects.filter(firm=firm).first()
     return found or BulkChange.objects.create(
         firm=firm,
-        criteria={"status": "open"},
+        criteria={"status": "active"},
         operation={"op": "set", "choice": "min_trade", "value": "100"},
         description="min_trade = 100",
         matched=0,

@@ -223,7 +223,7 @@ def test_model_list_query_count_is_flat(
     client = client_for(program.ipc)
     url = reverse("models:definition_list")
     client.get(url)
-    with django_assert_max_num_queries(8):
+    with django_assert_max_num_queries(6):
         client.get(url)
     for i in range(10):
         definition_create(
@@ -234,7 +234,7 @@ def test_model_list_query_count_is_flat(
             content={"securities": ["XOM"]},
             reason="more",
         )
-    with django_assert_max_num_queries(8):
+    with django_assert_max_num_queries(6):
         assert client.get(url).status_code == 200
 
 
