@@ -22,7 +22,7 @@ from decimal import Decimal
 from typing import Any, Literal
 
 from accounts.models import BulkChange, Position, SavedFilter, TaxLot
-from models_hub.models import Definition, DefinitionKind, ModelSubscription
+from models_hub.models import AssetClass, Definition, DefinitionKind, ModelSubscription
 from models_hub.program_services import asset_classes_ensure, definition_create
 from rebalancer.authz import SystemActor
 from rebalancer.models import Membership
@@ -55,6 +55,7 @@ class Objects:
     membership: Membership
     import_record: ImportRecord
     definition: Definition
+    asset_class: AssetClass
     subscription: ModelSubscription
     saved_filter: SavedFilter
     bulk_change: BulkChange
@@ -145,6 +146,7 @@ def objects_for(cast: Cast, which: Which) -> Objects:
         membership=membership,
         import_record=record,
         definition=_definition(firm),
+        asset_class=AssetClass.objects.get(firm=firm, path="Cash"),
         subscription=_subscription(firm, other),
         saved_filter=_saved_filter(firm, cast.admin_b if which == "b" else cast.user(Role.ADVISOR)),
         bulk_change=_bulk_change(firm),
@@ -167,6 +169,8 @@ class Route:
     data: Builder | None = None
     #: Send the request as htmx does (POST actions answer htmx with a 200 partial).
     htmx: bool = False
+    #: POST ``data`` as a JSON body (API writes with nested fields).
+    json: bool = False
     ok: int = 200
     #: What an authenticated user without a firm membership gets (public routes: ``ok``).
     no_membership: int = 403
@@ -263,6 +267,62 @@ ROUTES: list[Route] = [
     Route("accounts:household_settings", "page", kwargs=_pk("household"), household_owned=True),
     Route("accounts:saved_filters", "page"),
     Route("accounts:bulk_change", "page", roles=_BULK_VIEWERS),
+    # --- API: the IPC's program --------------------------------------------------------------
+    Route("api:asset-class-list", "api"),
+    Route("api:asset-class-detail", "api", kwargs=_pk("asset_class")),
+    Route("api:definition-list", "api"),
+    Route("api:definition-detail", "api", kwargs=_pk("definition")),
+    Route("api:definition-versions", "api", kwargs=_pk("definition")),
+    Route(
+        "api:definition-publish",
+        "api",
+        roles=_IPC,
+        kwargs=_pk("definition"),
+        method="post",
+        json=True,
+        data=lambda o: {"published": True, "reason": "matrix"},
+    ),
+    Route("api:definition-impact", "api", kwargs=_pk("definition")),
+    Route("api:subscription-list", "api"),
+    Route("api:subscription-detail", "api", kwargs=_pk("subscription")),
+    Route(
+        "api:subscription-end",
+        "api",
+        roles=_IPC,
+        kwargs=_pk("subscription"),
+        method="post",
+        json=True,
+        data=lambda o: {"reason": "matrix"},
+    ),
+    # --- API: customization, saved filters, bulk changes ---------------------------------------
+    Route("api:account-settings-detail", "api", kwargs=_pk("account"), household_owned=True),
+    Route("api:household-settings-detail", "api", kwargs=_pk("household"), household_owned=True),
+    Route("api:saved-filter-list", "api"),
+    Route("api:saved-filter-detail", "api", kwargs=_pk("saved_filter")),
+    Route("api:bulk-change-list", "api", roles=_BULK_VIEWERS),
+    Route("api:bulk-change-detail", "api", roles=_BULK_VIEWERS, kwargs=_pk("bulk_change")),
+    Route(
+        "api:bulk-change-preview",
+        "api",
+        roles=_BULK_CHANGERS,
+        method="post",
+        json=True,
+        data=lambda o: {
+            "criteria": {"status": "active"},
+            "operation": {"op": "set", "choice": "min_trade", "value": "100"},
+        },
+    ),
+    Route(
+        "api:bulk-change-reverse",
+        "api",
+        roles=_BULK_CHANGERS,
+        kwargs=_pk("bulk_change"),
+        method="post",
+        json=True,
+        data=lambda o: {"reason": "matrix"},
+        ok=400,
+        note="the matrix's bulk change touched no account: past the gates, 'nothing to reverse'",
+    ),
     # --- Imports (feeds) ------------------------------------------------------------------------
     Route("feeds:import_list", "page", roles=_IMPORT_VIEWERS),
     Route("feeds:import_detail", "page", roles=_IMPORT_VIEWERS, kwargs=_pk("import_record")),
