@@ -18,6 +18,7 @@ from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from models_hub.content import decimal_text
 from models_hub.effective import (
     EffectiveWeights,
     ResolutionError,
@@ -165,13 +166,13 @@ def _weights_json(weights: EffectiveWeights) -> dict[str, Any]:
         "version": weights.version,
         "asset_class": weights.asset_class,
         "index": weights.index,
-        "total": str(weights.total),
+        "total": decimal_text(weights.total),
         "entries": [
             {
                 "key": e.key,
-                "weight": str(e.weight),
+                "weight": decimal_text(e.weight),
                 "source": e.source,
-                "band": str(e.band),
+                "band": decimal_text(e.band),
                 "band_kind": e.band_kind,
             }
             for e in weights.entries
@@ -206,8 +207,8 @@ def definition_json(store: VersionStore, definition: Definition) -> dict[str, An
                     out["diff"].append(
                         {
                             "key": key,
-                            "parent": None if old is None else str(old),
-                            "here": None if new is None else str(new),
+                            "parent": None if old is None else decimal_text(old),
+                            "here": None if new is None else decimal_text(new),
                             "change": change,
                         }
                     )
