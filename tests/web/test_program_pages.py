@@ -68,7 +68,7 @@ def test_model_list_is_a_tree_with_subscribed_models_read_only(
     parent_at = html.index(">Balanced<")
     child_at = html.index(">Balanced ex cash<")
     assert parent_at < child_at
-    assert f'--depth: 1"><a href="/models/{child.pk}/">Balanced ex cash' in html
+    assert f'depth-1"><a href="/models/{child.pk}/">Balanced ex cash' in html
 
 
 def test_effective_model_shows_provenance_history_and_diff(
