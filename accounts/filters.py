@@ -16,9 +16,11 @@ from django.db.models.functions import NullIf
 from accounts.models import (
     Account,
     AccountStatus,
+    BulkChange,
     Household,
     Position,
     RegistrationType,
+    SavedFilter,
     TaxLot,
     TaxSensitivity,
 )
@@ -186,4 +188,47 @@ class TaxLotFilterSet(FirmFilterSet):
 
     class Meta:
         model = TaxLot
+        fields: list[str] = []
+
+
+class SavedFilterFilterSet(FirmFilterSet):
+    q = SearchFilter(icontains=("name",))
+    shared = django_filters.BooleanFilter()
+    owner = IdFilter(field_name="owner_id")
+
+    not_filtered: ClassVar[dict[str, str]] = {
+        "id": _BY_PAGE,
+        "firm": _SCOPED,
+        "name": "searched by 'q'",
+        "criteria": "JSON criteria, applied by ?saved= on the account list",
+        "created_at": "not shown in the list",
+        "updated_at": "not shown in the list",
+    }
+
+    class Meta:
+        model = SavedFilter
+        fields: list[str] = []
+
+
+class BulkChangeFilterSet(FirmFilterSet):
+    created_by = IdFilter(field_name="created_by_id")
+    reverses = IdFilter(field_name="reverses_id")
+    created_after = django_filters.DateFilter(field_name="created_at", lookup_expr="date__gte")
+
+    not_filtered: ClassVar[dict[str, str]] = {
+        "id": _BY_PAGE,
+        "firm": _SCOPED,
+        "criteria": "the filter as applied, shown",
+        "operation": "shown, not filtered",
+        "description": "shown, not filtered",
+        "exemptions": "shown, not filtered",
+        "matched": "a count, shown",
+        "changed": "a count, shown",
+        "created_at": "filtered as 'created_after'",
+        "actor_label": "filtered by 'created_by'",
+        "reason": "shown, not filtered",
+    }
+
+    class Meta:
+        model = BulkChange
         fields: list[str] = []

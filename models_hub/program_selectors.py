@@ -23,6 +23,7 @@ from models_hub.models import (
     DefinitionVersion,
     ModelSubscription,
 )
+from rebalancer.models import Firm
 from rebalancer.roles import Action, Resource, role_can
 from rebalancer.tenancy import AnyUser, membership_of
 
@@ -132,6 +133,14 @@ def definition_list(*, user: AnyUser, kind: str | None = None) -> QuerySet[Defin
 
 def definition_get(*, user: AnyUser, definition_id: int) -> Definition | None:
     return definition_list(user=user).filter(pk=definition_id).first()
+
+
+def provider_list(*, firm_id: int) -> QuerySet[Firm]:
+    """Active firms (other than ``firm_id``) that publish at least one definition."""
+    publishing = Definition.objects.filter(published=True).values("firm_id")
+    return (
+        Firm.objects.filter(is_active=True, pk__in=publishing).exclude(pk=firm_id).order_by("name")
+    )
 
 
 def asset_class_list(*, user: AnyUser) -> QuerySet[AssetClass]:

@@ -237,6 +237,12 @@ def _dependants(store: VersionStore, definition_id: int) -> set[int]:
     return out
 
 
+def definition_dependants(store: VersionStore, definition_id: int) -> set[int]:
+    """Definitions whose resolution reads ``definition_id``: descendants, strategies using it
+    or a descendant, and their descendants (for the impact of a change)."""
+    return _dependants(store, definition_id)
+
+
 def _validated_store(
     *,
     firm_id: int,

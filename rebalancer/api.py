@@ -10,12 +10,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any, ClassVar, TypeVar
 
 from django.db import models
 from django_filters.rest_framework import DjangoFilterBackend
 from rest_framework import permissions, viewsets
-from rest_framework.exceptions import ValidationError
+from rest_framework.exceptions import APIException, ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -153,3 +154,16 @@ class FirmScopedViewSet(viewsets.ReadOnlyModelViewSet[_M]):
         rows = [by_pk[pk] for pk in ids if pk in by_pk]
         data = self.get_serializer(rows, many=True).data
         return self.get_paginated_response(data) if ids_page is not None else Response(data)
+
+
+class Conflict(APIException):
+    """409: the object changed since the caller read it (an optimistic-concurrency check)."""
+
+    status_code = 409
+    default_detail = "Changed by someone else since you read it; read it again."
+    default_code = "conflict"
+
+
+def service_error(errors: Mapping[str, str]) -> ValidationError:
+    """A service's ``errors`` (field -> message; ``""`` for the whole change) as a 400 body."""
+    return ValidationError({(field or "detail"): [message] for field, message in errors.items()})

@@ -1,11 +1,19 @@
-"""``/api/v1/``: the read API, its OpenAPI schema and the docs page (Swagger UI, served locally)."""
+"""``/api/v1/``: the API (reads; the program, customization and bulk-change writes),
+its OpenAPI schema and the docs page (Swagger UI, served locally)."""
 
 from django.urls import path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 from rest_framework.routers import APIRootView, DefaultRouter
 
 from accounts.api import AccountViewSet, HouseholdViewSet, LotViewSet, PositionViewSet
+from accounts.bulk_api import BulkChangeViewSet, SavedFilterViewSet
+from accounts.settings_api import (
+    AccountSettingsViewSet,
+    DefinitionImpactView,
+    HouseholdSettingsViewSet,
+)
 from models_hub.api import SecurityViewSet
+from models_hub.program_api import AssetClassViewSet, DefinitionViewSet, SubscriptionViewSet
 from rebalancer.api import IsFirmMember
 
 app_name = "api"
@@ -26,6 +34,13 @@ router.register("accounts", AccountViewSet)
 router.register("positions", PositionViewSet)
 router.register("lots", LotViewSet, basename="lot")
 router.register("securities", SecurityViewSet)
+router.register("asset-classes", AssetClassViewSet, basename="asset-class")
+router.register("definitions", DefinitionViewSet, basename="definition")
+router.register("subscriptions", SubscriptionViewSet, basename="subscription")
+router.register("account-settings", AccountSettingsViewSet, basename="account-settings")
+router.register("household-settings", HouseholdSettingsViewSet, basename="household-settings")
+router.register("saved-filters", SavedFilterViewSet, basename="saved-filter")
+router.register("bulk-changes", BulkChangeViewSet, basename="bulk-change")
 
 urlpatterns = [
     path("schema/", SpectacularAPIView.as_view(permission_classes=[IsFirmMember]), name="schema"),
@@ -37,5 +52,6 @@ urlpatterns = [
         ),
         name="docs",
     ),
+    path("definitions/<int:pk>/impact/", DefinitionImpactView.as_view(), name="definition-impact"),
     *router.urls,
 ]

@@ -56,6 +56,7 @@ urlpatterns = [
     # Apps.
     path("", include("accounts.urls")),
     path("", include("models_hub.urls")),
+    path("models/", include("models_hub.program_urls")),
     path("feeds/", include("workflow.urls")),
     path("api/v1/", include("rebalancer.api_urls")),
     path("admin/", admin.site.urls),

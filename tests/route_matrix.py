@@ -21,7 +21,10 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, Literal
 
-from accounts.models import Position, TaxLot
+from accounts.models import BulkChange, Position, SavedFilter, TaxLot
+from models_hub.models import AssetClass, Definition, DefinitionKind, ModelSubscription
+from models_hub.program_services import asset_classes_ensure, definition_create
+from rebalancer.authz import SystemActor
 from rebalancer.models import Membership
 from rebalancer.roles import Role
 from tests.conftest import Cast
@@ -51,10 +54,61 @@ class Objects:
     security: Any
     membership: Membership
     import_record: ImportRecord
+    definition: Definition
+    asset_class: AssetClass
+    subscription: ModelSubscription
+    saved_filter: SavedFilter
+    bulk_change: BulkChange
 
 
 def _import_record(firm: Any) -> ImportRecord:
     return ImportRecord.objects.create(firm=firm, kind=ImportKind.PRICES, file_name="prices.csv")
+
+
+def _definition(firm: Any) -> Definition:
+    """A one-class allocation of ``firm`` (its own asset class 'Cash')."""
+    found = Definition.objects.filter(firm=firm, name="Matrix allocation").first()
+    if found is not None:
+        return found
+    asset_classes_ensure(actor=SystemActor.COMMAND, firm_id=firm.pk, paths=["Cash"])
+    return definition_create(
+        actor=SystemActor.COMMAND,
+        firm_id=firm.pk,
+        kind=DefinitionKind.ALLOCATION,
+        name="Matrix allocation",
+        content={"classes": {"Cash": {"weight": "1"}}},
+        reason="matrix",
+    ).definition
+
+
+def _subscription(firm: Any, provider: Any) -> ModelSubscription:
+    found = ModelSubscription.objects.filter(firm=firm).first()
+    return found or ModelSubscription.objects.create(
+        firm=firm, provider=provider, started_at=dt.datetime(2020, 1, 1, tzinfo=dt.UTC)
+    )
+
+
+def _saved_filter(firm: Any, owner: Any) -> SavedFilter:
+    found = SavedFilter.objects.filter(firm=firm).first()
+    return found or SavedFilter.objects.create(
+        firm=firm, owner=owner, name="Matrix", criteria={"status": "active"}, shared=True
+    )
+
+
+def _bulk_change(firm: Any) -> BulkChange:
+    """A recorded bulk change that touched no account (reversing it has nothing to do)."""
+    found = BulkChange.objects.filter(firm=firm).first()
+    return found or BulkChange.objects.create(
+        firm=firm,
+        criteria={"status": "active"},
+        operation={"op": "set", "choice": "min_trade", "value": "100"},
+        description="min_trade = 100",
+        matched=0,
+        changed=0,
+        created_at=dt.datetime(2020, 1, 1, tzinfo=dt.UTC),
+        actor_label="matrix",
+        reason="matrix",
+    )
 
 
 def objects_for(cast: Cast, which: Which) -> Objects:
@@ -82,6 +136,7 @@ def objects_for(cast: Cast, which: Which) -> Objects:
     lot = TaxLot.objects.filter(position=position).order_by("pk").first()
     assert lot is not None
     record = ImportRecord.objects.filter(firm=firm).order_by("pk").first() or _import_record(firm)
+    other = cast.firm_a if which == "b" else cast.firm_b
     return Objects(
         household=household,
         account=account,
@@ -90,6 +145,11 @@ def objects_for(cast: Cast, which: Which) -> Objects:
         security=security,
         membership=membership,
         import_record=record,
+        definition=_definition(firm),
+        asset_class=AssetClass.objects.get(firm=firm, path="Cash"),
+        subscription=_subscription(firm, other),
+        saved_filter=_saved_filter(firm, cast.admin_b if which == "b" else cast.user(Role.ADVISOR)),
+        bulk_change=_bulk_change(firm),
     )
 
 
@@ -109,6 +169,8 @@ class Route:
     data: Builder | None = None
     #: Send the request as htmx does (POST actions answer htmx with a 200 partial).
     htmx: bool = False
+    #: POST ``data`` as a JSON body (API writes with nested fields).
+    json: bool = False
     ok: int = 200
     #: What an authenticated user without a firm membership gets (public routes: ``ok``).
     no_membership: int = 403
@@ -123,6 +185,10 @@ def _pk(attr: str) -> Builder:
 
 _PUBLIC_NOTE = "reachable without login by design"
 _IMPORT_VIEWERS = frozenset({R.DATA_MANAGER, R.FIRM_ADMIN, R.COMPLIANCE})
+_IPC = frozenset({R.IPC})
+_BULK_VIEWERS = frozenset({R.ADVISOR, R.OVERLAY_MANAGER, R.COMPLIANCE, R.MANAGEMENT, R.FIRM_ADMIN})
+_BULK_CHANGERS = frozenset({R.ADVISOR, R.OVERLAY_MANAGER, R.FIRM_ADMIN})
+_SETTINGS_CHANGERS = frozenset({R.ADVISOR, R.FIRM_ADMIN})
 
 ROUTES: list[Route] = [
     # --- Tenancy core -----------------------------------------------------------------------
@@ -188,6 +254,75 @@ ROUTES: list[Route] = [
     # --- Securities -----------------------------------------------------------------------------
     Route("securities:security_list", "page"),
     Route("securities:security_detail", "page", kwargs=_pk("security")),
+    # --- Models hub (the IPC's program) --------------------------------------------------------
+    Route("models:definition_list", "page"),
+    Route("models:asset_classes", "page"),
+    Route("models:subscriptions", "page"),
+    Route("models:definition_create", "page", roles=_IPC, note="?kind= names the kind"),
+    Route("models:definition_detail", "page", kwargs=_pk("definition")),
+    Route("models:definition_edit", "page", roles=_IPC, kwargs=_pk("definition")),
+    Route("accounts:definition_impact", "page", kwargs=_pk("definition")),
+    # --- Customization, saved filters, bulk changes -------------------------------------------
+    Route("accounts:account_settings", "page", kwargs=_pk("account"), household_owned=True),
+    Route("accounts:household_settings", "page", kwargs=_pk("household"), household_owned=True),
+    Route("accounts:saved_filters", "page"),
+    Route("accounts:bulk_change", "page", roles=_BULK_VIEWERS),
+    # --- API: the IPC's program --------------------------------------------------------------
+    Route("api:asset-class-list", "api"),
+    Route("api:asset-class-detail", "api", kwargs=_pk("asset_class")),
+    Route("api:definition-list", "api"),
+    Route("api:definition-detail", "api", kwargs=_pk("definition")),
+    Route("api:definition-versions", "api", kwargs=_pk("definition")),
+    Route(
+        "api:definition-publish",
+        "api",
+        roles=_IPC,
+        kwargs=_pk("definition"),
+        method="post",
+        json=True,
+        data=lambda o: {"published": True, "reason": "matrix"},
+    ),
+    Route("api:definition-impact", "api", kwargs=_pk("definition")),
+    Route("api:subscription-list", "api"),
+    Route("api:subscription-detail", "api", kwargs=_pk("subscription")),
+    Route(
+        "api:subscription-end",
+        "api",
+        roles=_IPC,
+        kwargs=_pk("subscription"),
+        method="post",
+        json=True,
+        data=lambda o: {"reason": "matrix"},
+    ),
+    # --- API: customization, saved filters, bulk changes ---------------------------------------
+    Route("api:account-settings-detail", "api", kwargs=_pk("account"), household_owned=True),
+    Route("api:household-settings-detail", "api", kwargs=_pk("household"), household_owned=True),
+    Route("api:saved-filter-list", "api"),
+    Route("api:saved-filter-detail", "api", kwargs=_pk("saved_filter")),
+    Route("api:bulk-change-list", "api", roles=_BULK_VIEWERS),
+    Route("api:bulk-change-detail", "api", roles=_BULK_VIEWERS, kwargs=_pk("bulk_change")),
+    Route(
+        "api:bulk-change-preview",
+        "api",
+        roles=_BULK_CHANGERS,
+        method="post",
+        json=True,
+        data=lambda o: {
+            "criteria": {"status": "active"},
+            "operation": {"op": "set", "choice": "min_trade", "value": "100"},
+        },
+    ),
+    Route(
+        "api:bulk-change-reverse",
+        "api",
+        roles=_BULK_CHANGERS,
+        kwargs=_pk("bulk_change"),
+        method="post",
+        json=True,
+        data=lambda o: {"reason": "matrix"},
+        ok=400,
+        note="the matrix's bulk change touched no account: past the gates, 'nothing to reverse'",
+    ),
     # --- Imports (feeds) ------------------------------------------------------------------------
     Route("feeds:import_list", "page", roles=_IMPORT_VIEWERS),
     Route("feeds:import_detail", "page", roles=_IMPORT_VIEWERS, kwargs=_pk("import_record")),

@@ -44,6 +44,8 @@ def _request(client: Client, route: Route, cast: Cast, which: Which = "a") -> An
     headers = {"HX-Request": "true"} if route.htmx else {}
     if route.method == "post":
         data = route.data(objects) if route.data is not None else {}
+        if route.json:
+            return client.post(url, data, headers=headers, content_type="application/json")
         return client.post(url, data, headers=headers)
     return client.get(url, headers=headers)
 

@@ -13,12 +13,19 @@ from django.urls import reverse
 
 from accounts.filters import (
     AccountFilterSet,
+    BulkChangeFilterSet,
     HouseholdFilterSet,
     PositionFilterSet,
+    SavedFilterFilterSet,
     TaxLotFilterSet,
 )
 from accounts.models import Account, AccountStatus
-from models_hub.filters import SecurityFilterSet
+from models_hub.filters import (
+    AssetClassFilterSet,
+    DefinitionFilterSet,
+    ModelSubscriptionFilterSet,
+    SecurityFilterSet,
+)
 from rebalancer.filters import MAX_ID, AuditEventFilterSet, FirmFilterSet, MembershipFilterSet
 from rebalancer.roles import Role
 from tests.conftest import Cast
@@ -36,6 +43,11 @@ FILTERSETS: list[type[FirmFilterSet]] = [
     MembershipFilterSet,
     AuditEventFilterSet,
     ImportRecordFilterSet,
+    AssetClassFilterSet,
+    DefinitionFilterSet,
+    ModelSubscriptionFilterSet,
+    SavedFilterFilterSet,
+    BulkChangeFilterSet,
 ]
 
 

@@ -27,6 +27,13 @@ def _pages(cast: Cast) -> list[str]:
         reverse("home"),
         reverse("accounts:account_list"),
         reverse("accounts:account_detail", args=[cast.account_a1.pk]),
+        reverse("accounts:account_settings", args=[cast.account_a1.pk]),
+        reverse("accounts:household_settings", args=[cast.hh_a1.pk]),
+        reverse("accounts:saved_filters"),
+        reverse("accounts:bulk_change"),
+        reverse("models:definition_list"),
+        reverse("models:asset_classes"),
+        reverse("models:subscriptions"),
         reverse("feeds:import_list"),
         reverse("member_list"),
         reverse("audit_log"),
@@ -81,3 +88,4 @@ def test_no_template_has_an_inline_script_or_handler() -> None:
         text = template.read_text()
         assert not INLINE_SCRIPT.search(text), template
         assert not EVENT_HANDLER.search(text), template
+        assert " style=" not in text, template  # style-src 'self': inline styles are blocked
