@@ -58,6 +58,7 @@ urlpatterns = [
     path("", include("models_hub.urls")),
     path("models/", include("models_hub.program_urls")),
     path("feeds/", include("workflow.urls")),
+    path("runs/", include("workflow.run_urls")),
     path("api/v1/", include("rebalancer.api_urls")),
     path("admin/", admin.site.urls),
 ]

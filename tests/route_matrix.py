@@ -59,6 +59,7 @@ class Objects:
     subscription: ModelSubscription
     saved_filter: SavedFilter
     bulk_change: BulkChange
+    run: Any
 
 
 def _import_record(firm: Any) -> ImportRecord:
@@ -111,6 +112,15 @@ def _bulk_change(firm: Any) -> BulkChange:
     )
 
 
+def _run(firm: Any) -> Any:
+    from workflow.models import Run
+
+    found = Run.objects.filter(firm=firm).first()
+    return found or Run.objects.create(
+        firm=firm, as_of=dt.date(2020, 1, 2), trigger="manual", actor_label="matrix"
+    )
+
+
 def objects_for(cast: Cast, which: Which) -> Objects:
     """Build (or find) the objects of ``which`` in the shared cast."""
     if which == "b":
@@ -150,6 +160,7 @@ def objects_for(cast: Cast, which: Which) -> Objects:
         subscription=_subscription(firm, other),
         saved_filter=_saved_filter(firm, cast.admin_b if which == "b" else cast.user(Role.ADVISOR)),
         bulk_change=_bulk_change(firm),
+        run=_run(firm),
     )
 
 
@@ -327,6 +338,10 @@ ROUTES: list[Route] = [
     Route("feeds:import_list", "page", roles=_IMPORT_VIEWERS),
     Route("feeds:import_detail", "page", roles=_IMPORT_VIEWERS, kwargs=_pk("import_record")),
     Route("feeds:import_status", "page", roles=_IMPORT_VIEWERS, kwargs=_pk("import_record")),
+    # --- Nightly runs ---------------------------------------------------------------------------
+    Route("runs:run_list", "page"),
+    Route("runs:run_detail", "page", kwargs=_pk("run")),
+    Route("runs:account_analysis", "page", kwargs=_pk("account"), household_owned=True),
     # --- API ------------------------------------------------------------------------------------
     Route("api:api-root", "api"),
     Route("api:schema", "api"),

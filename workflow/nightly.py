@@ -138,6 +138,16 @@ def _claim(run: Run, size: int) -> list[RunItem]:
     return list(RunItem.objects.filter(run=run, claim=token).order_by("-weight", "account_id"))
 
 
+def price_date_latest_of(firm_id: int) -> dt.date | None:
+    """The firm's latest close date (the natural as-of date of a run on that data)."""
+    from django.db.models import Max
+
+    latest: dt.date | None = Security.objects.for_firm(firm_id).aggregate(d=Max("last_close_date"))[
+        "d"
+    ]
+    return latest
+
+
 def market_data_load(firm_id: int) -> MarketData:
     rows = Security.objects.for_firm(firm_id).values_list(
         "ticker", "pk", "last_close", "last_close_date", "status"

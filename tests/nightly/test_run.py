@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
+from typing import Any
 
 import pytest
 
@@ -178,3 +179,30 @@ def test_rederive_reports_a_record_that_differs(program: Program) -> None:
     result = rederive(actor=SystemActor.COMMAND, analysis=damaged)
     assert not result.identical
     assert any("trades stored" in d for d in result.differences)
+
+
+def test_the_account_page_shows_the_latest_analysis_with_each_trades_reason(
+    program: Program, client_for: Any
+) -> None:
+    accounts = _prepare(program)
+    run = run_execute(
+        run_start(actor=SystemActor.SCHEDULER, firm_id=program.cast.firm_a.pk, as_of=AS_OF)
+    )
+    client = client_for(program.advisor)
+    cash_only = accounts["cash_only"]
+    page = client.get(f"/runs/accounts/{cash_only.pk}/latest/")
+    assert page.status_code == 200
+    html = page.content.decode()
+    assert "Proposed" in html and 'data-testid="proposed-trades"' in html
+    trade = ProposedTrade.objects.filter(account=cash_only).first()
+    assert trade is not None and trade.reason and trade.reason in html
+    skipped = client.get(f"/runs/accounts/{accounts['suspended'].pk}/latest/").content.decode()
+    assert "account is suspended" in skipped
+    detail = client.get(f"/runs/{run.pk}/").content.decode()
+    assert (
+        "account is suspended" in detail and "no strategy chosen" not in detail.split("Slowest")[1]
+    )
+    assert client.get("/runs/").status_code == 200
+    # The account page loads it (htmx) from the runs route.
+    account_page = client.get(f"/accounts/{cash_only.pk}/").content.decode()
+    assert f"/runs/accounts/{cash_only.pk}/latest/" in account_page

@@ -14,7 +14,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from rebalancer.authz import SystemActor
 from rebalancer.models import Firm
 from workflow.models import RunTrigger
-from workflow.nightly import RunProgress, run_execute, run_start
+from workflow.nightly import RunProgress, price_date_latest_of, run_execute, run_start
 
 
 class Command(BaseCommand):
@@ -22,17 +22,23 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--firm", required=True, help="The firm's slug.")
-        parser.add_argument("--as-of", type=dt.date.fromisoformat, default=None)
+        parser.add_argument(
+            "--as-of",
+            type=dt.date.fromisoformat,
+            default=None,
+            help="Default: the firm's latest price date (today if it has no prices).",
+        )
         parser.add_argument("--workers", type=int, default=None, help="Default: every core.")
 
     def handle(self, *args: Any, **options: Any) -> None:
         firm = Firm.objects.filter(slug=options["firm"], is_active=True).first()
         if firm is None:
             raise CommandError(f"no active firm {options['firm']!r}")
+        as_of = options["as_of"] or price_date_latest_of(firm.pk)
         run = run_start(
             actor=SystemActor.COMMAND,
             firm_id=firm.pk,
-            as_of=options["as_of"],
+            as_of=as_of,
             trigger=RunTrigger.MANUAL,
         )
         self.stdout.write(
