@@ -30,6 +30,7 @@ from demo.book.program import (
     DemoProgram,
     customizations_write,
     program_build,
+    program_tickers,
     subscribed_tickers,
     subscriber_build,
 )
@@ -230,6 +231,8 @@ def firm_book_build(
         )
         if spec.program == "subscriber":
             tickers = sorted({*tickers, *subscribed_tickers()})
+        elif spec.program == "own":
+            tickers = sorted({*tickers, *program_tickers(universe)})
     loaded = market_data_load(
         firm=firm, actor=SystemActor.DEMO, tickers=tickers, prices=spec.prices != "none"
     )

@@ -328,6 +328,13 @@ def esg_removed(universe: Universe) -> list[str]:
     )
 
 
+def program_tickers(universe: Universe) -> list[str]:
+    """Every ticker the program names: a firm that loads only some securities needs them."""
+    funds = {t for _, weights in {**ETF_MODELS, **FUND_MODELS}.values() for t in weights}
+    members = {t for members, _ in EQUIVALENCE.values() for t in members}
+    return sorted(funds | members | set(universe.di_tickers))
+
+
 def subscribed_tickers() -> list[str]:
     """Every ticker of the published strategy: the second firm's security master needs them."""
     sleeves = _etf_sleeves("Moderate")

@@ -23,6 +23,7 @@ from demo.book.build import (
     demo_specs,
     firm_book_build,
 )
+from demo.book.program import subscribed_tickers
 from demo.book.universe import universe_load
 from models_hub.models import Price, Security
 from rebalancer.authz import SystemActor
@@ -163,7 +164,8 @@ def test_synthetic_securities_are_labelled_and_prices_are_full_or_held(book: str
     assert Price.objects.for_firm(demo.pk).count() == expected  # the full history, ~635,000
     held = set(TaxLot.objects.for_firm(second.pk).values_list("security__ticker", flat=True))
     loaded = set(Security.objects.for_firm(second.pk).values_list("ticker", flat=True))
-    assert loaded == held
+    # What it holds, and the funds of the strategy it uses through its subscription.
+    assert loaded == held | set(subscribed_tickers())
 
 
 def test_book_mix_cash_flags_and_statuses(book: str) -> None:
