@@ -7,10 +7,13 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from models_hub.models import AssetClass, Definition, DefinitionKind, DefinitionVersion
+from models_hub.program_services import definition_create
 from rebalancer.roles import Role
 from tests.conftest import Cast
 from tests.factories import member
@@ -209,3 +212,23 @@ def test_definition_list_filters_by_kind(program: Program, client_for: ClientFor
     assert DefinitionKind.SCREEN in {
         d["kind"] for d in client.get(reverse("api:definition-list")).json()["results"]
     }
+
+
+def test_definition_list_query_count_is_flat(program: Program, client_for: ClientFor) -> None:
+    client = client_for(program.advisor)
+    url = reverse("api:definition-list")
+    client.get(url)
+    with CaptureQueriesContext(connection) as few:
+        assert client.get(url).status_code == 200
+    for i in range(10):
+        definition_create(
+            actor=program.ipc,
+            firm_id=program.cast.firm_a.pk,
+            kind=DefinitionKind.SCREEN,
+            name=f"Screen {i}",
+            content={"securities": ["XOM"]},
+            reason="more",
+        )
+    with CaptureQueriesContext(connection) as many:
+        assert client.get(url).json()["count"] == 18
+    assert len(many) == len(few)

@@ -7,7 +7,9 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from accounts.models import Account, BulkChange, SavedFilter, SettingsVersion
@@ -159,18 +161,27 @@ def test_customization_page_query_count_is_flat(
     program: Program, client_for: ClientFor, django_assert_max_num_queries: Any
 ) -> None:
     account = program.cast.account_a1
+    program.choose(account, {"strategy": program.strategy.pk})
+    client = client_for(program.advisor)
+    client.get(_settings_url(account))
+    with CaptureQueriesContext(connection) as plain:
+        assert client.get(_settings_url(account)).status_code == 200
     program.choose(
         account,
         {
             "strategy": program.strategy.pk,
             "screens": [program.screen.pk],
-            "restrictions": [{"rule": "never_buy", "security": "JNJ", "reason": "r"}],
+            "restrictions": [
+                {"rule": "never_buy", "security": t, "reason": "r"} for t in ("JNJ", "XOM", "MSFT")
+            ],
+            "substitutions": [{"instead_of": "AGG", "hold": "BND", "reason": "r"}],
         },
     )
-    client = client_for(program.advisor)
-    client.get(_settings_url(account))
     with django_assert_max_num_queries(CUSTOMIZATION_MAX_QUERIES):
         assert client.get(_settings_url(account)).status_code == 200
+    with CaptureQueriesContext(connection) as customized:
+        client.get(_settings_url(account))
+    assert len(customized) == len(plain)
 
 
 # --- saved filters -------------------------------------------------------------------------------
