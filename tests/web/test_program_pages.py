@@ -247,3 +247,16 @@ def test_unpublished_provider_models_are_not_shown(program: Program, client_for:
         client_b.get(reverse("models:definition_detail", args=[program.bonds.pk])).status_code
         == 404
     )
+
+
+def test_the_editor_loads_the_impact_as_an_htmx_partial(
+    program: Program, client_for: ClientFor
+) -> None:
+    program.choose(program.cast.account_a1, {"strategy": program.strategy.pk})
+    client = client_for(program.ipc)
+    url = reverse("accounts:definition_impact", args=[program.allocation.pk])
+    editor = client.get(reverse("models:definition_edit", args=[program.allocation.pk]))
+    assert f'hx-get="{url}"' in editor.content.decode()
+    partial = client.get(url, headers={"HX-Request": "true"}).content.decode()
+    assert "<html" not in partial
+    assert 'data-testid="impact-accounts">1<' in partial
