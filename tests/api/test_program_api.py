@@ -232,3 +232,20 @@ def test_definition_list_query_count_is_flat(program: Program, client_for: Clien
     with CaptureQueriesContext(connection) as many:
         assert client.get(url).json()["count"] == 18
     assert len(many) == len(few)
+
+
+def test_the_schema_documents_the_new_endpoints(cast: Cast, client_for: ClientFor) -> None:
+    schema = client_for(cast.user(Role.IPC)).get(reverse("api:schema")).content.decode()
+    for path in (
+        "/api/v1/asset-classes/",
+        "/api/v1/definitions/{id}/versions/",
+        "/api/v1/definitions/{id}/publish/",
+        "/api/v1/definitions/{id}/impact/",
+        "/api/v1/subscriptions/{id}/end/",
+        "/api/v1/account-settings/{id}/",
+        "/api/v1/household-settings/{id}/",
+        "/api/v1/saved-filters/{id}/",
+        "/api/v1/bulk-changes/preview/",
+        "/api/v1/bulk-changes/{id}/reverse/",
+    ):
+        assert f"{path}:" in schema, path
