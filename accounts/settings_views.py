@@ -39,9 +39,10 @@ from accounts.settings_form import (
 from models_hub.program_selectors import version_store_load
 from rebalancer.mixins import FirmScopedMixin
 from rebalancer.roles import Action, Resource, Role
+from rebalancer.web import RefuseNulMixin
 
 
-class SettingsPage(FirmScopedMixin, TemplateView):
+class SettingsPage(FirmScopedMixin, RefuseNulMixin, TemplateView):
     """Shared by the account and household pages: the menu form of one settings owner."""
 
     tenancy_resource = Resource.ACCOUNT_SETTINGS

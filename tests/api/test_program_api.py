@@ -249,3 +249,14 @@ def test_the_schema_documents_the_new_endpoints(cast: Cast, client_for: ClientFo
         "/api/v1/bulk-changes/{id}/reverse/",
     ):
         assert f"{path}:" in schema, path
+
+
+def test_a_nul_inside_content_is_a_400(program: Program, client_for: ClientFor) -> None:
+    response = _post(
+        client_for(program.ipc),
+        reverse("api:definition-list"),
+        {"kind": "screen", "name": "Nul", "content": {"securities": ["X\u0000M"]}},
+    )
+    assert response.status_code == 400
+    assert "NUL" in response.json()["securities[0]"][0]
+    assert not Definition.objects.filter(name="Nul").exists()

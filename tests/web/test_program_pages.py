@@ -260,3 +260,18 @@ def test_the_editor_loads_the_impact_as_an_htmx_partial(
     partial = client.get(url, headers={"HX-Request": "true"}).content.decode()
     assert "<html" not in partial
     assert 'data-testid="impact-accounts">1<' in partial
+
+
+def test_a_nul_character_is_a_400_naming_the_field_and_writes_nothing(
+    program: Program, client_for: ClientFor
+) -> None:
+    client = client_for(program.ipc)
+    response = client.post(
+        reverse("models:definition_create") + "?kind=screen",
+        {"name": "Bad\x00name", "content": '{"securities": ["XOM"]}', "reason": "x"},
+    )
+    assert response.status_code == 400
+    assert "name: must not contain a NUL character" in response.content.decode()
+    assert not Definition.objects.filter(kind="screen", name__startswith="Bad").exists()
+    classes = client.post(reverse("models:asset_classes"), {"path": "Equity > \x00"})
+    assert classes.status_code == 400
