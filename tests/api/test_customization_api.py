@@ -196,3 +196,18 @@ def test_bulk_bad_operation_and_roles(cast: Cast, client_for: ClientFor) -> None
     )
     assert applied.status_code == 403
     assert not BulkChange.objects.exists()
+
+
+def test_a_nul_in_a_bulk_exemption_is_a_400(cast: Cast, client_for: ClientFor) -> None:
+    response = _post(
+        client_for(cast.user(Role.FIRM_ADMIN)),
+        reverse("api:bulk-change-list"),
+        {
+            "criteria": {"status": "active"},
+            "operation": {"op": "set", "choice": "min_trade", "value": "10"},
+            "exemptions": [{"account": cast.account_a2.pk, "reason": "a\u0000b"}],
+            "reason": "r",
+        },
+    )
+    assert response.status_code == 400 and "exemptions[0].reason" in response.json()
+    assert not BulkChange.objects.exists()
