@@ -296,6 +296,7 @@ ROUTES: list[Route] = [
         data=lambda o: {"reason": "matrix"},
     ),
     # --- API: customization, saved filters, bulk changes ---------------------------------------
+    Route("api:firm-settings", "api"),
     Route("api:account-settings-detail", "api", kwargs=_pk("account"), household_owned=True),
     Route("api:household-settings-detail", "api", kwargs=_pk("household"), household_owned=True),
     Route("api:saved-filter-list", "api"),
