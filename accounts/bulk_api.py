@@ -28,6 +28,7 @@ from accounts.saved_filters import (
     saved_filter_list,
     saved_filter_save,
 )
+from models_hub.content import nul_path
 from rebalancer.api import FirmScopedViewSet, service_error
 from rebalancer.tenancy import membership_of
 
@@ -137,6 +138,7 @@ class SavedFilterViewSet(FirmScopedViewSet[SavedFilter]):
     def _write(self, request: Request, saved: SavedFilter | None) -> SavedFilter:
         body = SavedFilterWriteSerializer(data=request.data)
         body.is_valid(raise_exception=True)
+        _refuse_nul(body.validated_data)
         membership = membership_of(request.user)
         assert membership is not None
         try:
@@ -166,6 +168,13 @@ class SavedFilterViewSet(FirmScopedViewSet[SavedFilter]):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
+def _refuse_nul(data: Any) -> None:
+    """A NUL anywhere in the JSON body is a 400 naming where (PostgreSQL refuses it)."""
+    where = nul_path(data)
+    if where is not None:
+        raise service_error({where: "contains a NUL character"})
+
+
 def _criteria(request: Request, data: dict[str, Any]) -> Any:
     if data.get("saved") is not None:
         saved = saved_filter_list(user=request.user).filter(pk=data["saved"]).first()
@@ -191,6 +200,7 @@ class BulkChangeViewSet(FirmScopedViewSet[BulkChange]):
         body = BulkRequestSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         data = dict(body.validated_data)
+        _refuse_nul(data)
         try:
             preview = bulk_change_preview(
                 user=request.user,
@@ -207,6 +217,7 @@ class BulkChangeViewSet(FirmScopedViewSet[BulkChange]):
         body = BulkApplySerializer(data=request.data)
         body.is_valid(raise_exception=True)
         data = dict(body.validated_data)
+        _refuse_nul(data)
         try:
             bulk = bulk_change_apply(
                 actor=request.user,

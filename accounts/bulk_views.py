@@ -35,6 +35,7 @@ from accounts.saved_filters import (
 from models_hub.menus import DEFAULTS, RESTRICTION_RULES
 from rebalancer.mixins import FirmScopedMixin
 from rebalancer.roles import Action, Resource
+from rebalancer.web import RefuseNulMixin
 
 #: Query parameters of the account list that are not filter criteria.
 NOT_CRITERIA = frozenset({"page", "ordering", "saved"})
@@ -50,7 +51,7 @@ def criteria_from_query(query: str) -> dict[str, str]:
     return {k: params[k] for k in sorted(params) if k not in NOT_CRITERIA and params[k] != ""}
 
 
-class SavedFilterListView(FirmScopedMixin, TemplateView):
+class SavedFilterListView(FirmScopedMixin, RefuseNulMixin, TemplateView):
     tenancy_resource = Resource.SAVED_FILTER
     tenancy_write_action = Action.CHANGE
     template_name = "accounts/saved_filters.html"
@@ -135,7 +136,7 @@ def _exemptions_from(text: str) -> tuple[list[dict[str, Any]], dict[str, str]]:
     return out, {}
 
 
-class BulkChangeView(FirmScopedMixin, TemplateView):
+class BulkChangeView(FirmScopedMixin, RefuseNulMixin, TemplateView):
     tenancy_resource = Resource.BULK_CHANGE
     tenancy_write_action = Action.CHANGE
     template_name = "accounts/bulk_change.html"

@@ -11,11 +11,15 @@ from accounts.impact import definition_impact
 from models_hub.program_selectors import definition_get
 from rebalancer.mixins import FirmScopedMixin
 from rebalancer.roles import Resource
+from rebalancer.web import HtmxPartialMixin
 
 
-class DefinitionImpactView(FirmScopedMixin, TemplateView):
+class DefinitionImpactView(FirmScopedMixin, HtmxPartialMixin, TemplateView):
+    """A page, or (htmx) the partial the model editor loads beside the draft."""
+
     tenancy_resource = Resource.MODEL
     template_name = "accounts/definition_impact.html"
+    partial_template_name = "accounts/partials/_definition_impact.html"
 
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
         context = super().get_context_data(**kwargs)

@@ -221,6 +221,41 @@ class HouseholdSettingsViewSet(viewsets.GenericViewSet[Household]):
         return Response(self._body(household))
 
 
+class FirmSettingsSerializer(serializers.Serializer[Any]):
+    version = serializers.IntegerField(help_text="The firm default's version (0: none yet).")
+    own = serializers.JSONField(help_text="The firm's default choices (and cost schedules).")
+
+
+class FirmSettingsView(APIView):
+    """The firm's default menu choices, under every strategy, household and account. Everyone
+    reads; the IPC saves ``{content, expected_version, reason}`` (PUT)."""
+
+    permission_classes = [RolePermission]
+    tenancy_resource = Resource.MODEL
+
+    def _owner(self, request: Request) -> Owner:
+        membership = membership_of(request.user)
+        assert membership is not None  # RolePermission let the request in
+        return owner_of(firm_id=membership.firm_id)
+
+    def _body(self, owner: Owner) -> dict[str, Any]:
+        current = current_version(owner)
+        return {
+            "version": current.number if current else 0,
+            "own": current.content if current else {},
+        }
+
+    @extend_schema(responses=FirmSettingsSerializer)
+    def get(self, request: Request) -> Response:
+        return Response(self._body(self._owner(request)))
+
+    @extend_schema(request=SettingsWriteSerializer, responses=FirmSettingsSerializer)
+    def put(self, request: Request) -> Response:
+        owner = self._owner(request)
+        _save(request, owner)
+        return Response(self._body(owner))
+
+
 class DefinitionImpactView(APIView):
     """How many accounts (that you can see), and how much money, a definition reaches: what a
     change to it would affect before it is saved."""

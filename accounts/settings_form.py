@@ -66,6 +66,12 @@ MENU: tuple[tuple[str, str, str, tuple[str, ...]], ...] = (
     ("min_trade", "Minimum trade (dollars)", "text", ()),
     ("fractional_shares", "Fractional shares", "select", ("yes", "no")),
     ("cost_schedule", "Cost schedule", "cost_schedule", ()),
+    (
+        "cost_schedules",
+        "Cost schedules (JSON: name -> {commission_bps, spread_bps})",
+        "json",
+        (),
+    ),
 )
 CHOICES = tuple(name for name, *_ in MENU)
 
@@ -135,8 +141,8 @@ def content_raw(content: Mapping[str, Any]) -> dict[str, str]:
             raw[name] = " ".join(value)
         elif name == "fractional_shares":
             raw[name] = "yes" if value else "no"
-        elif name in ("tilts", "screens"):
-            raw[name] = json.dumps(value)
+        elif name in ("tilts", "screens", "cost_schedules"):
+            raw[name] = json.dumps(value, sort_keys=True)
         elif value is not None:
             raw[name] = str(value)
     return raw
@@ -217,6 +223,11 @@ def menu_form_parse(
             content[name] = [t for t in text.replace(",", " ").split() if t]
         elif name == "fractional_shares":
             content[name] = text == "yes"
+        elif widget == "json":
+            try:
+                content[name] = json.loads(text)
+            except json.JSONDecodeError as exc:
+                errors[name] = f"not valid JSON: {exc.msg}"
         else:
             content[name] = text
     return content, errors, raw

@@ -24,7 +24,7 @@ from accounts.customization import (
 )
 from accounts.customization import settings_save as _settings_save
 from accounts.models import Account, Household
-from accounts.resolve import ResolvedAccount, resolve_accounts, resolve_proposed
+from accounts.resolve import ResolvedAccount, ResolvedSetting, resolve_accounts, resolve_proposed
 from accounts.selectors import account_list
 from accounts.settings_form import (
     CHOICES,
@@ -36,12 +36,15 @@ from accounts.settings_form import (
     strategy_options,
     tilt_paths_of,
 )
+from models_hub.content import canonical_json
+from models_hub.menus import DEFAULTS
 from models_hub.program_selectors import version_store_load
 from rebalancer.mixins import FirmScopedMixin
 from rebalancer.roles import Action, Resource, Role
+from rebalancer.web import RefuseNulMixin
 
 
-class SettingsPage(FirmScopedMixin, TemplateView):
+class SettingsPage(FirmScopedMixin, RefuseNulMixin, TemplateView):
     """Shared by the account and household pages: the menu form of one settings owner."""
 
     tenancy_resource = Resource.ACCOUNT_SETTINGS
@@ -67,7 +70,7 @@ class SettingsPage(FirmScopedMixin, TemplateView):
         store = version_store_load(owner.firm_id)
         if raw is None:
             raw = content_raw(current.content if current else {})
-        inherited: Any = ()
+        inherited: Any = builtin_settings()
         sample = self.sample_account_id(owner)
         if sample is not None:
             # What the account would have without this level's own choices: the inherited
@@ -129,6 +132,40 @@ class SettingsPage(FirmScopedMixin, TemplateView):
         if conflict:
             context["expected_version"] = int(expected)
         return render(request, self.get_template_names(), context, status=409 if conflict else 400)
+
+
+def builtin_settings() -> list[ResolvedSetting]:
+    """The bottom layer: every choice's built-in default."""
+    return [
+        ResolvedSetting(name, canonical_json(value), "built-in default")
+        for name, value in sorted(DEFAULTS.items())
+    ]
+
+
+class FirmSettingsView(SettingsPage):
+    """``/models/defaults/``: the firm's default choices (the IPC's; everyone may read), the
+    layer under every strategy, household and account, and the firm's cost schedules."""
+
+    tenancy_resource = Resource.MODEL
+    template_name = "accounts/settings/firm_settings.html"
+
+    def owner(self) -> Owner:
+        return owner_of(firm_id=self.membership.firm_id)
+
+    def sample_account_id(self, owner: Owner) -> int | None:
+        return None
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        context = super().get_context_data(**kwargs)
+        if self.request.method == "GET":
+            context.update(self.form_context(self.owner()))
+        context["can_edit"] = self.role_can(Resource.MODEL, Action.CHANGE)
+        return context
+
+    def form_context(self, owner: Owner, **kwargs: Any) -> dict[str, Any]:
+        context = super().form_context(owner, **kwargs)
+        context["can_edit"] = self.role_can(Resource.MODEL, Action.CHANGE)
+        return context
 
 
 class AccountSettingsView(SettingsPage):

@@ -22,6 +22,7 @@ urlpatterns = [
         name="account_settings",
     ),
     path("positions/<int:pk>/", views.PositionDetailView.as_view(), name="position_detail"),
+    path("models/defaults/", settings_views.FirmSettingsView.as_view(), name="firm_settings"),
     path(
         "models/<int:pk>/impact/",
         impact_views.DefinitionImpactView.as_view(),

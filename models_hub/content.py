@@ -356,10 +356,34 @@ _CLEANERS: dict[str, Callable[[Any], dict[str, Any]]] = {
 }
 
 
+def nul_path(raw: Any, path: str = "") -> str | None:
+    """The path of the first key or text holding a NUL character (PostgreSQL refuses them in
+    text and JSON), or None."""
+    if isinstance(raw, str):
+        return path if "\x00" in raw else None
+    if isinstance(raw, Mapping):
+        for key, value in raw.items():
+            where = f"{path}.{key}" if path else str(key)
+            if "\x00" in str(key):
+                return where
+            found = nul_path(value, where)
+            if found is not None:
+                return found
+    elif isinstance(raw, list | tuple):
+        for i, value in enumerate(raw):
+            found = nul_path(value, f"{path}[{i}]")
+            if found is not None:
+                return found
+    return None
+
+
 def content_clean(kind: str, raw: Any) -> dict[str, Any]:
     """The canonical content of a ``kind`` definition, or :class:`ContentError`."""
     try:
         cleaner = _CLEANERS[kind]
     except KeyError:
         raise ContentError({"kind": f"unknown kind {kind!r}"}) from None
+    where = nul_path(raw)
+    if where is not None:
+        raise ContentError({where: "contains a NUL character"})
     return cleaner(raw)

@@ -19,6 +19,7 @@ from models_hub.content import (
     WEIGHT_PLACES,
     ContentError,
     decimal_text,
+    nul_path,
 )
 
 SCOPES = ("firm", "strategy", "household", "account")
@@ -207,6 +208,9 @@ def menu_clean(raw: Any, *, scope: str) -> dict[str, Any]:
         raise ContentError({"scope": f"must be one of {', '.join(SCOPES)}"})
     if not isinstance(raw, Mapping):
         raise ContentError({"": "settings must be a JSON object of menu choices"})
+    where = nul_path(raw)
+    if where is not None:
+        raise ContentError({where: "contains a NUL character"})
     errors: dict[str, str] = {}
     out: dict[str, Any] = {}
     allowed = set(DEFAULTS) | {"strategy"}

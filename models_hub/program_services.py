@@ -13,6 +13,7 @@ change is refused naming the descendant.
 from __future__ import annotations
 
 import datetime as dt
+import unicodedata
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -72,6 +73,8 @@ def _label(actor: Actor) -> str:
 
 
 def path_split(path: str) -> list[str]:
+    if any(unicodedata.category(ch) == "Cc" for ch in path):
+        raise ProgramError({"path": "must not contain control characters (such as NUL)"})
     names = [n.strip() for n in path.split(">")]
     if not path.strip() or any(not n for n in names):
         raise ProgramError({"path": f"{path!r} is not an asset-class path like 'Equity > US'"})
@@ -301,8 +304,8 @@ def definition_create(
     if kind not in DefinitionKind.values:
         raise ProgramError({"kind": f"must be one of {', '.join(DefinitionKind.values)}"})
     name = name.strip()
-    if not name or len(name) > 200:
-        raise ProgramError({"name": "give a name of at most 200 characters"})
+    if not name or len(name) > 200 or any(unicodedata.category(ch) == "Cc" for ch in name):
+        raise ProgramError({"name": "give a name of at most 200 characters, without controls"})
     if kind == DefinitionKind.LIMITS and name != FIRM_LIMITS_NAME:
         raise ProgramError(
             {"name": f"a firm has one limits definition, named {FIRM_LIMITS_NAME!r}"}

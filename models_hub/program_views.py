@@ -48,12 +48,13 @@ from models_hub.program_services import (
 )
 from rebalancer.mixins import FirmScopedMixin
 from rebalancer.roles import Action, Resource
+from rebalancer.web import RefuseNulMixin
 
 #: Kinds whose effective model is a list of weights.
 WEIGHTED_KINDS = (DefinitionKind.ALLOCATION, DefinitionKind.SECURITY_MODEL)
 
 
-class ProgramPage(FirmScopedMixin, TemplateView):
+class ProgramPage(FirmScopedMixin, RefuseNulMixin, TemplateView):
     """A models-hub page: anyone in the firm reads, the IPC posts."""
 
     tenancy_resource = Resource.MODEL

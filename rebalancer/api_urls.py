@@ -10,6 +10,7 @@ from accounts.bulk_api import BulkChangeViewSet, SavedFilterViewSet
 from accounts.settings_api import (
     AccountSettingsViewSet,
     DefinitionImpactView,
+    FirmSettingsView,
     HouseholdSettingsViewSet,
 )
 from models_hub.api import SecurityViewSet
@@ -53,5 +54,6 @@ urlpatterns = [
         name="docs",
     ),
     path("definitions/<int:pk>/impact/", DefinitionImpactView.as_view(), name="definition-impact"),
+    path("firm-settings/", FirmSettingsView.as_view(), name="firm-settings"),
     *router.urls,
 ]

@@ -10,7 +10,7 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.core.paginator import Page, Paginator
 from django.forms import Form
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest, HttpResponseBase
 
 from rebalancer.filters import FirmFilterSet
 
@@ -25,6 +25,32 @@ def add_service_errors(form: Form, exc: ValidationError) -> None:
             form.add_error(field if field in form.fields else None, errors)
     else:
         form.add_error(None, exc.messages)
+
+
+def nul_errors(data: Any) -> dict[str, str]:
+    """Posted fields holding a NUL character (PostgreSQL refuses them): one error per field.
+    Pages check the whole form with this before calling a service, so a NUL is a 400 naming
+    the field on either database, never a 500."""
+    return {
+        name: "must not contain a NUL character"
+        for name in sorted(data)
+        if any("\x00" in value for value in data.getlist(name))
+    }
+
+
+class RefuseNulMixin:
+    """List it after :class:`~rebalancer.mixins.FirmScopedMixin`: a POST with a NUL in any
+    field answers 400 naming the fields (after the role checks, before the view runs)."""
+
+    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
+        errors = nul_errors(request.POST) if request.method == "POST" else {}
+        if errors:
+            return HttpResponseBadRequest(
+                "; ".join(f"{name}: {message}" for name, message in errors.items()),
+                content_type="text/plain; charset=utf-8",
+            )
+        response: HttpResponseBase = super().dispatch(request, *args, **kwargs)  # type: ignore[misc]
+        return response
 
 
 class HtmxPartialMixin:

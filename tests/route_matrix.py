@@ -273,6 +273,7 @@ ROUTES: list[Route] = [
     Route("models:definition_detail", "page", kwargs=_pk("definition")),
     Route("models:definition_edit", "page", roles=_IPC, kwargs=_pk("definition")),
     Route("accounts:definition_impact", "page", kwargs=_pk("definition")),
+    Route("accounts:firm_settings", "page"),
     # --- Customization, saved filters, bulk changes -------------------------------------------
     Route("accounts:account_settings", "page", kwargs=_pk("account"), household_owned=True),
     Route("accounts:household_settings", "page", kwargs=_pk("household"), household_owned=True),
@@ -306,6 +307,7 @@ ROUTES: list[Route] = [
         data=lambda o: {"reason": "matrix"},
     ),
     # --- API: customization, saved filters, bulk changes ---------------------------------------
+    Route("api:firm-settings", "api"),
     Route("api:account-settings-detail", "api", kwargs=_pk("account"), household_owned=True),
     Route("api:household-settings-detail", "api", kwargs=_pk("household"), household_owned=True),
     Route("api:saved-filter-list", "api"),

@@ -196,3 +196,34 @@ def test_bulk_bad_operation_and_roles(cast: Cast, client_for: ClientFor) -> None
     )
     assert applied.status_code == 403
     assert not BulkChange.objects.exists()
+
+
+def test_a_nul_in_a_bulk_exemption_is_a_400(cast: Cast, client_for: ClientFor) -> None:
+    response = _post(
+        client_for(cast.user(Role.FIRM_ADMIN)),
+        reverse("api:bulk-change-list"),
+        {
+            "criteria": {"status": "active"},
+            "operation": {"op": "set", "choice": "min_trade", "value": "10"},
+            "exemptions": [{"account": cast.account_a2.pk, "reason": "a\u0000b"}],
+            "reason": "r",
+        },
+    )
+    assert response.status_code == 400 and "exemptions[0].reason" in response.json()
+    assert not BulkChange.objects.exists()
+
+
+def test_firm_settings_read_by_all_saved_by_the_ipc(
+    program: Program, client_for: ClientFor
+) -> None:
+    url = reverse("api:firm-settings")
+    body = {"content": {"loss_harvesting": "off"}, "expected_version": 0, "reason": "policy"}
+    assert _put(client_for(program.advisor), url, body).status_code == 403
+    saved = _put(client_for(program.ipc), url, body)
+    assert saved.status_code == 200 and saved.json() == {
+        "version": 1,
+        "own": {"loss_harvesting": "off"},
+    }
+    assert _put(client_for(program.ipc), url, body).status_code == 409
+    assert client_for(program.advisor).get(url).json()["version"] == 1
+    assert client_for(program.cast.admin_b).get(url).json()["version"] == 0

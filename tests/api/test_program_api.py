@@ -7,10 +7,13 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from models_hub.models import AssetClass, Definition, DefinitionKind, DefinitionVersion
+from models_hub.program_services import definition_create
 from rebalancer.roles import Role
 from tests.conftest import Cast
 from tests.factories import member
@@ -209,3 +212,51 @@ def test_definition_list_filters_by_kind(program: Program, client_for: ClientFor
     assert DefinitionKind.SCREEN in {
         d["kind"] for d in client.get(reverse("api:definition-list")).json()["results"]
     }
+
+
+def test_definition_list_query_count_is_flat(program: Program, client_for: ClientFor) -> None:
+    client = client_for(program.advisor)
+    url = reverse("api:definition-list")
+    client.get(url)
+    with CaptureQueriesContext(connection) as few:
+        assert client.get(url).status_code == 200
+    for i in range(10):
+        definition_create(
+            actor=program.ipc,
+            firm_id=program.cast.firm_a.pk,
+            kind=DefinitionKind.SCREEN,
+            name=f"Screen {i}",
+            content={"securities": ["XOM"]},
+            reason="more",
+        )
+    with CaptureQueriesContext(connection) as many:
+        assert client.get(url).json()["count"] == 18
+    assert len(many) == len(few)
+
+
+def test_the_schema_documents_the_new_endpoints(cast: Cast, client_for: ClientFor) -> None:
+    schema = client_for(cast.user(Role.IPC)).get(reverse("api:schema")).content.decode()
+    for path in (
+        "/api/v1/asset-classes/",
+        "/api/v1/definitions/{id}/versions/",
+        "/api/v1/definitions/{id}/publish/",
+        "/api/v1/definitions/{id}/impact/",
+        "/api/v1/subscriptions/{id}/end/",
+        "/api/v1/account-settings/{id}/",
+        "/api/v1/household-settings/{id}/",
+        "/api/v1/saved-filters/{id}/",
+        "/api/v1/bulk-changes/preview/",
+        "/api/v1/bulk-changes/{id}/reverse/",
+    ):
+        assert f"{path}:" in schema, path
+
+
+def test_a_nul_inside_content_is_a_400(program: Program, client_for: ClientFor) -> None:
+    response = _post(
+        client_for(program.ipc),
+        reverse("api:definition-list"),
+        {"kind": "screen", "name": "Nul", "content": {"securities": ["X\u0000M"]}},
+    )
+    assert response.status_code == 400
+    assert "NUL" in response.json()["securities[0]"][0]
+    assert not Definition.objects.filter(name="Nul").exists()

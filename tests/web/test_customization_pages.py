@@ -7,7 +7,9 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from accounts.models import Account, BulkChange, SavedFilter, SettingsVersion
@@ -159,18 +161,27 @@ def test_customization_page_query_count_is_flat(
     program: Program, client_for: ClientFor, django_assert_max_num_queries: Any
 ) -> None:
     account = program.cast.account_a1
+    program.choose(account, {"strategy": program.strategy.pk})
+    client = client_for(program.advisor)
+    client.get(_settings_url(account))
+    with CaptureQueriesContext(connection) as plain:
+        assert client.get(_settings_url(account)).status_code == 200
     program.choose(
         account,
         {
             "strategy": program.strategy.pk,
             "screens": [program.screen.pk],
-            "restrictions": [{"rule": "never_buy", "security": "JNJ", "reason": "r"}],
+            "restrictions": [
+                {"rule": "never_buy", "security": t, "reason": "r"} for t in ("JNJ", "XOM", "MSFT")
+            ],
+            "substitutions": [{"instead_of": "AGG", "hold": "BND", "reason": "r"}],
         },
     )
-    client = client_for(program.advisor)
-    client.get(_settings_url(account))
     with django_assert_max_num_queries(CUSTOMIZATION_MAX_QUERIES):
         assert client.get(_settings_url(account)).status_code == 200
+    with CaptureQueriesContext(connection) as customized:
+        client.get(_settings_url(account))
+    assert len(customized) == len(plain)
 
 
 # --- saved filters -------------------------------------------------------------------------------
@@ -284,3 +295,37 @@ def test_advisor_bulk_preview_sees_only_assigned_accounts(
     html = client_for(cast.user(Role.ADVISOR)).post(reverse("accounts:bulk_change"), _bulk())
     expected = Account.objects.filter(household=cast.hh_a1, status="active").count()
     assert f'data-testid="matched">{expected}<' in html.content.decode()
+
+
+# --- firm defaults -------------------------------------------------------------------------------
+
+
+def test_the_ipc_sets_firm_defaults_that_accounts_inherit(
+    program: Program, client_for: ClientFor
+) -> None:
+    cast = program.cast
+    url = reverse("accounts:firm_settings")
+    client = client_for(program.ipc)
+    page = client.get(url).content.decode()
+    assert 'data-choice="cost_schedules"' in page and "built-in default" in page
+    bad = client.post(url, {"expected_version": "0", "cost_schedules": "{nope", "reason": "r"})
+    assert bad.status_code == 400 and 'data-testid="error-cost_schedules"' in bad.content.decode()
+    response = client.post(
+        url,
+        {
+            "expected_version": "0",
+            "min_trade": "75",
+            "cost_schedules": '{"standard": {"commission_bps": "0", "spread_bps": "5"},'
+            ' "platinum": {"commission_bps": "0", "spread_bps": "2"}}',
+            "reason": "firm policy",
+        },
+    )
+    assert response.status_code == 302, response.content.decode()[-1500:]
+    resolved = resolve_accounts(cast.firm_a.pk, [cast.account_a1.pk])[cast.account_a1.pk]
+    assert resolved.setting("min_trade").value == "75"
+    assert resolved.setting("min_trade").source == "firm default v1"
+    assert "platinum" in resolved.setting("cost_schedules").value
+    advisor = client_for(program.advisor)
+    assert advisor.get(url).status_code == 200
+    denied = advisor.post(url, {"expected_version": "1", "min_trade": "5", "reason": "r"})
+    assert denied.status_code == 403

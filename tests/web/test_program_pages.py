@@ -247,3 +247,31 @@ def test_unpublished_provider_models_are_not_shown(program: Program, client_for:
         client_b.get(reverse("models:definition_detail", args=[program.bonds.pk])).status_code
         == 404
     )
+
+
+def test_the_editor_loads_the_impact_as_an_htmx_partial(
+    program: Program, client_for: ClientFor
+) -> None:
+    program.choose(program.cast.account_a1, {"strategy": program.strategy.pk})
+    client = client_for(program.ipc)
+    url = reverse("accounts:definition_impact", args=[program.allocation.pk])
+    editor = client.get(reverse("models:definition_edit", args=[program.allocation.pk]))
+    assert f'hx-get="{url}"' in editor.content.decode()
+    partial = client.get(url, headers={"HX-Request": "true"}).content.decode()
+    assert "<html" not in partial
+    assert 'data-testid="impact-accounts">1<' in partial
+
+
+def test_a_nul_character_is_a_400_naming_the_field_and_writes_nothing(
+    program: Program, client_for: ClientFor
+) -> None:
+    client = client_for(program.ipc)
+    response = client.post(
+        reverse("models:definition_create") + "?kind=screen",
+        {"name": "Bad\x00name", "content": '{"securities": ["XOM"]}', "reason": "x"},
+    )
+    assert response.status_code == 400
+    assert "name: must not contain a NUL character" in response.content.decode()
+    assert not Definition.objects.filter(kind="screen", name__startswith="Bad").exists()
+    classes = client.post(reverse("models:asset_classes"), {"path": "Equity > \x00"})
+    assert classes.status_code == 400
