@@ -1,4 +1,4 @@
-"""The IPC's pages: asset-class tree, models (inheritance tree, effective model with provenance,
+"""The IPC's pages: the asset-class tree, models (inheritance tree, effective model with provenance,
 history, diff against the parent, editor), publishing and provider subscriptions.
 
 Views parse the form, call one service or selector and render. Everyone in the firm may read
@@ -52,6 +52,17 @@ from rebalancer.web import RefuseNulMixin
 
 #: Kinds whose effective model is a list of weights.
 WEIGHTED_KINDS = (DefinitionKind.ALLOCATION, DefinitionKind.SECURITY_MODEL)
+
+
+#: Headings of the model list, one per kind.
+KIND_PLURALS: dict[str, str] = {
+    DefinitionKind.ALLOCATION: "Allocation models",
+    DefinitionKind.SECURITY_MODEL: "Security models",
+    DefinitionKind.STRATEGY: "Strategies",
+    DefinitionKind.EQUIVALENCE_SET: "Equivalence sets",
+    DefinitionKind.SCREEN: "Screens",
+    DefinitionKind.LIMITS: "Customization limits",
+}
 
 
 class ProgramPage(FirmScopedMixin, RefuseNulMixin, TemplateView):
@@ -113,7 +124,9 @@ class DefinitionListView(ProgramPage):
         groups = []
         for kind, label in DefinitionKind.choices:
             nodes = definition_tree(d for d in rows if d.kind == kind)
-            groups.append({"kind": kind, "label": label, "nodes": nodes})
+            groups.append(
+                {"kind": kind, "label": KIND_PLURALS.get(kind, f"{label}s"), "nodes": nodes}
+            )
         context.update(groups=groups, firm_id=self.firm_id, can_edit=self.can_edit())
         return context
 

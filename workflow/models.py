@@ -346,6 +346,9 @@ class ProposedLotSale(AppendOnlyModel):
     account = models.ForeignKey("accounts.Account", on_delete=models.PROTECT, related_name="+")
     security = models.ForeignKey("models_hub.Security", on_delete=models.PROTECT, related_name="+")
     lot_id = models.CharField(max_length=64, help_text="The custodian's lot id.")
+    lot_ref = models.PositiveBigIntegerField(
+        default=0, help_text="The lot's id in the stored problem (the tax lot's row id then)."
+    )
     acquired_on = models.DateField()
     shares = models.DecimalField(max_digits=20, decimal_places=6)
     proceeds = models.DecimalField(max_digits=20, decimal_places=2)

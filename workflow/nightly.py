@@ -519,12 +519,13 @@ def _write(run: Run, items: Sequence[RunItem], outcomes: Sequence[Outcome]) -> l
                 account_id__in=[o.account_id for o in outcomes]
             ).values_list("pk", "lot_id", "acquired_on")
         }
+        lot_names = {pk: lot_id for pk, (lot_id, _) in lots.items()}
         trades: list[ProposedTrade] = []
         sales: list[ProposedLotSale] = []
         for analysis, o in zip(created, outcomes, strict=True):
             if o.solution is None:
                 continue
-            trade_rows, sale_rows = solution_rows(o.solution)
+            trade_rows, sale_rows = solution_rows(o.solution, lot_names)
             for tr in trade_rows:
                 trades.append(
                     ProposedTrade(
@@ -552,6 +553,7 @@ def _write(run: Run, items: Sequence[RunItem], outcomes: Sequence[Outcome]) -> l
                         account_id=o.account_id,
                         security_id=security_ids[sr.ticker],
                         lot_id=lot_id,
+                        lot_ref=sr.lot_pk,
                         acquired_on=acquired,
                         shares=sr.shares,
                         proceeds=sr.proceeds,

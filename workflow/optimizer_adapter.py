@@ -14,6 +14,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import hashlib
+import re
 import time
 import traceback
 import zlib
@@ -369,8 +370,21 @@ def _shares(x: float) -> Decimal:
     return Decimal(repr(float(x))).quantize(Decimal("0.000001"))
 
 
-def solution_rows(solution: Solution) -> tuple[list[TradeRow], list[LotSaleRow]]:
-    """The solution's trades (each with its reason) and lot sales, as row values."""
+_LOT_IN_TEXT = re.compile(r"\blot (\d+)\b")
+
+
+def solution_rows(
+    solution: Solution, lot_names: Mapping[int, str] | None = None
+) -> tuple[list[TradeRow], list[LotSaleRow]]:
+    """The solution's trades (each with its reason) and lot sales, as row values.
+
+    The engine names lots by their id in the problem (the tax lot's row id); ``lot_names`` maps
+    those to the custodian's lot ids, which the reasons people read then show."""
+    names = lot_names or {}
+
+    def readable(text: str) -> str:
+        return _LOT_IN_TEXT.sub(lambda m: f"lot {names.get(int(m.group(1)), m.group(1))}", text)
+
     reasons: dict[str, list[Any]] = defaultdict(list)
     for reason in solution.reasons:
         reasons[reason.security_id].append(reason)
@@ -395,7 +409,7 @@ def solution_rows(solution: Solution) -> tuple[list[TradeRow], list[LotSaleRow]]
                 tax=_money(tax),
                 reason_kind=first.kind if first else "",
                 reason_rule=first.rule if first else "",
-                reason=" ".join(texts),
+                reason=readable(" ".join(texts)),
             )
         )
     sales = [

@@ -33,7 +33,10 @@ def rederive(*, actor: Actor, analysis: Analysis) -> Rederivation:
     solution, error, _ = solve_timed(problem)
     if solution is None:
         return Rederivation(analysis.pk, False, (f"the solve failed now: {error}",))
-    trades, sales = solution_rows(solution)
+    lot_names = dict(
+        ProposedLotSale.objects.filter(analysis=analysis).values_list("lot_ref", "lot_id")
+    )
+    trades, sales = solution_rows(solution, lot_names)
     now_trades = sorted((t.ticker, t.side, t.shares, t.value, t.reason) for t in trades)
     stored_trades = sorted(
         (t.security.ticker, t.side, t.shares, t.value, t.reason)

@@ -206,3 +206,37 @@ def test_the_account_page_shows_the_latest_analysis_with_each_trades_reason(
     # The account page loads it (htmx) from the runs route.
     account_page = client.get(f"/accounts/{cash_only.pk}/").content.decode()
     assert f"/runs/accounts/{cash_only.pk}/latest/" in account_page
+
+
+def test_reasons_name_the_custodians_lot_ids(program: Program) -> None:
+    import re
+
+    cast = program.cast
+    _prepare(program)
+    # Sell everything: a strategy of bonds only makes the AAPL lots go.
+    from models_hub.models import DefinitionKind
+    from models_hub.program_services import definition_create
+
+    allocation = definition_create(
+        actor=program.ipc,
+        firm_id=cast.firm_a.pk,
+        kind=DefinitionKind.ALLOCATION,
+        name="All bonds",
+        content={"classes": {"Fixed Income > Core": {"weight": "1"}}},
+        reason="test",
+    ).definition
+    strategy = definition_create(
+        actor=program.ipc,
+        firm_id=cast.firm_a.pk,
+        kind=DefinitionKind.STRATEGY,
+        name="Bonds",
+        reason="test",
+        content={"allocation": allocation.pk, "sleeves": {"Fixed Income > Core": program.bonds.pk}},
+    ).definition
+    program.choose(cast.account_a1, {"strategy": strategy.pk, "tax_sensitivity": "moderate"})
+    run = run_execute(run_start(actor=SystemActor.SCHEDULER, firm_id=cast.firm_a.pk, as_of=AS_OF))
+    sales = list(ProposedLotSale.objects.filter(analysis__run=run, account=cast.account_a1))
+    assert {s.lot_id for s in sales} <= {"A1-1", "A1-2"} and sales
+    sell = ProposedTrade.objects.get(analysis__run=run, account=cast.account_a1, side="sell")
+    mentioned = set(re.findall(r"\blot (\S+?)[:,)]", sell.reason))
+    assert mentioned and mentioned <= {"A1-1", "A1-2"}, sell.reason
