@@ -37,6 +37,7 @@ from accounts.resolve import resolve_accounts
 from models_hub.models import Security
 from rebalancer.audit import audit_record
 from rebalancer.authz import Actor, SystemActor, authorize
+from rebalancer.bulk import rows_insert
 from rebalancer.models import Firm
 from rebalancer.roles import Resource
 from workflow.models import (
@@ -520,56 +521,89 @@ def _write(run: Run, items: Sequence[RunItem], outcomes: Sequence[Outcome]) -> l
             ).values_list("pk", "lot_id", "acquired_on")
         }
         lot_names = {pk: lot_id for pk, (lot_id, _) in lots.items()}
-        trades: list[ProposedTrade] = []
-        sales: list[ProposedLotSale] = []
+        # Plain rows, inserted in bulk (COPY on PostgreSQL): a direct-index account proposes
+        # hundreds of trades and lot sales, and model objects would cost more than the solve.
+        trades: list[tuple[Any, ...]] = []
+        sales: list[tuple[Any, ...]] = []
         for analysis, o in zip(created, outcomes, strict=True):
             if o.solution is None:
                 continue
             trade_rows, sale_rows = solution_rows(o.solution, lot_names)
             for tr in trade_rows:
                 trades.append(
-                    ProposedTrade(
-                        firm_id=run.firm_id,
-                        analysis=analysis,
-                        account_id=o.account_id,
-                        security_id=security_ids[tr.ticker],
-                        side=tr.side,
-                        shares=tr.shares,
-                        value=tr.value,
-                        cost=tr.cost,
-                        realized_gain=tr.realized_gain,
-                        tax=tr.tax,
-                        reason_kind=tr.reason_kind,
-                        reason_rule=tr.reason_rule,
-                        reason=tr.reason,
+                    (
+                        run.firm_id,
+                        analysis.pk,
+                        o.account_id,
+                        security_ids[tr.ticker],
+                        tr.side,
+                        tr.shares,
+                        tr.value,
+                        tr.cost,
+                        tr.realized_gain,
+                        tr.tax,
+                        tr.reason_kind,
+                        tr.reason_rule,
+                        tr.reason,
                     )
                 )
             for sr in sale_rows:
                 lot_id, acquired = lots[sr.lot_pk]
                 sales.append(
-                    ProposedLotSale(
-                        firm_id=run.firm_id,
-                        analysis=analysis,
-                        account_id=o.account_id,
-                        security_id=security_ids[sr.ticker],
-                        lot_id=lot_id,
-                        lot_ref=sr.lot_pk,
-                        acquired_on=acquired,
-                        shares=sr.shares,
-                        proceeds=sr.proceeds,
-                        realized_gain=sr.realized_gain,
-                        term=sr.term,
-                        tax=sr.tax,
+                    (
+                        run.firm_id,
+                        analysis.pk,
+                        o.account_id,
+                        security_ids[sr.ticker],
+                        lot_id,
+                        sr.lot_pk,
+                        acquired.isoformat(),
+                        sr.shares,
+                        sr.proceeds,
+                        sr.realized_gain,
+                        sr.term,
+                        sr.tax,
                     )
                 )
-        ProposedTrade.objects.bulk_create(trades, batch_size=1000)
-        ProposedLotSale.objects.bulk_create(sales, batch_size=1000)
+        rows_insert(model=ProposedTrade, fields=_TRADE_FIELDS, rows=trades)
+        rows_insert(model=ProposedLotSale, fields=_LOT_SALE_FIELDS, rows=sales)
         by_status: dict[str, list[int]] = defaultdict(list)
         for item, o in zip(items, outcomes, strict=True):
             by_status[o.status].append(item.pk)
         for status, pks in sorted(by_status.items()):
             RunItem.objects.filter(pk__in=pks).update(status=status)
     return list(outcomes)
+
+
+_TRADE_FIELDS = (
+    "firm_id",
+    "analysis_id",
+    "account_id",
+    "security_id",
+    "side",
+    "shares",
+    "value",
+    "cost",
+    "realized_gain",
+    "tax",
+    "reason_kind",
+    "reason_rule",
+    "reason",
+)
+_LOT_SALE_FIELDS = (
+    "firm_id",
+    "analysis_id",
+    "account_id",
+    "security_id",
+    "lot_id",
+    "lot_ref",
+    "acquired_on",
+    "shares",
+    "proceeds",
+    "realized_gain",
+    "term",
+    "tax",
+)
 
 
 def _money(x: float) -> Decimal:

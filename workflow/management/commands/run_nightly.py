@@ -14,7 +14,13 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from rebalancer.authz import SystemActor
 from rebalancer.models import Firm
 from workflow.models import RunTrigger
-from workflow.nightly import RunProgress, price_date_latest_of, run_execute, run_start
+from workflow.nightly import (
+    RunProgress,
+    price_date_latest_of,
+    run_execute,
+    run_start,
+    run_sweep,
+)
 
 
 class Command(BaseCommand):
@@ -34,6 +40,8 @@ class Command(BaseCommand):
         firm = Firm.objects.filter(slug=options["firm"], is_active=True).first()
         if firm is None:
             raise CommandError(f"no active firm {options['firm']!r}")
+        # In the embedded mode nothing else sweeps: take back claims a crashed run left behind.
+        run_sweep(actor=SystemActor.COMMAND)
         as_of = options["as_of"] or price_date_latest_of(firm.pk)
         run = run_start(
             actor=SystemActor.COMMAND,
