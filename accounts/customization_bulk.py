@@ -165,7 +165,7 @@ def account_settings_insert(
             fields=("settingsversion_id", "security_id"),
             rows=restricted_rows,
         )
-        rows_update(model=Account, field="settings_version", rows=pointer_rows)
+        _pointers_set(pointer_rows)
         if audit:
             audit_record(
                 firm=Firm.objects.get(pk=firm_id),
@@ -179,3 +179,22 @@ def account_settings_insert(
                 reason=reason,
             )
     return len(rows)
+
+
+def _pointers_set(pairs: Sequence[tuple[int, int]]) -> None:
+    """Point each account at its new version: (version id, account id) pairs. PostgreSQL: one
+    ``UPDATE ... FROM unnest(...)`` (one statement, not one per account); SQLite: a prepared
+    ``UPDATE`` executed per pair (in-process, as fast)."""
+    if connection.vendor != "postgresql":
+        rows_update(model=Account, field="settings_version", rows=pairs)
+        return
+    quote = connection.ops.quote_name
+    table = quote(Account._meta.db_table)
+    column = quote(Account._meta.get_field("settings_version").column)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {table} AS a SET {column} = v.version "
+            "FROM unnest(%s::bigint[], %s::bigint[]) AS v(version, account) "
+            "WHERE a.id = v.account",
+            [[p[0] for p in pairs], [p[1] for p in pairs]],
+        )

@@ -204,6 +204,7 @@ class _Context:
     equivalence: tuple[Equivalence, ...]
     screens: dict[int, tuple[str, Mapping[str, Any]]]  # id -> (label, content)
     memo: dict[Any, Any] = field(default_factory=dict)
+    row_json: dict[ResolvedSetting, str] = field(default_factory=dict)
 
 
 def _layer_label(scope: str, number: int) -> str:
@@ -491,24 +492,37 @@ def _resolve_one(
     knobs, knob_rows = knobs_built
     bought_never = tuple(sorted({*never_buy, *(s for s, _ in _subs(choices))}))
     equivalence = ctx.equivalence
-    digest_source = canonical_json(
-        {
-            "account": account_id,
-            "status": status,
-            "problems": problems,
-            "strategy": None if strategy is None else [strategy.definition_id, strategy.version],
-            "targets": target_digest,
-            "cash": repr(cash_target),
-            "never_buy": bought_never,
-            "never_sell": never_sell,
-            "do_not_trade": do_not_trade,
-            "keep": keep,
-            "equivalence": [
-                [e.name, e.members, e.sell_order, e.substantially_identical] for e in equivalence
-            ],
-            "settings": [[s.name, s.value_json, s.source] for s in settings],
-            "knobs": knob_rows,
-        }
+    # The canonical JSON of the digest's fields (keys sorted), assembled from pieces: the shared
+    # ones (equivalence, knobs, settings rows) are encoded once per call.
+    row_json = ctx.row_json
+    setting_parts = []
+    for row in settings:
+        part = row_json.get(row)
+        if part is None:
+            part = _encode([row.name, row.value_json, row.source])
+            row_json[row] = part
+        setting_parts.append(part)
+    knobs_json = ctx.memo.get(("knobs_json", knobs_key))
+    if knobs_json is None:
+        knobs_json = _encode(knob_rows)
+        ctx.memo[("knobs_json", knobs_key)] = knobs_json
+    equivalence_json = ctx.memo.get("equivalence_json")
+    if equivalence_json is None:
+        equivalence_json = _encode(
+            [[e.name, e.members, e.sell_order, e.substantially_identical] for e in equivalence]
+        )
+        ctx.memo["equivalence_json"] = equivalence_json
+    strategy_json = _encode(
+        None if strategy is None else [strategy.definition_id, strategy.version]
+    )
+    digest_source = (
+        f'{{"account":{_encode(account_id)},"cash":{_encode(repr(cash_target))},'
+        f'"do_not_trade":{_encode(do_not_trade)},"equivalence":{equivalence_json},'
+        f'"keep":{_encode(keep)},"knobs":{knobs_json},"never_buy":{_encode(bought_never)},'
+        f'"never_sell":{_encode(never_sell)},"problems":{_encode(problems)},'
+        f'"settings":[{",".join(setting_parts)}],"status":{_encode(status)},'
+        f'"strategy":{strategy_json},'
+        f'"targets":{_encode(target_digest)}}}'
     )
     return ResolvedAccount(
         account_id=account_id,
@@ -534,6 +548,8 @@ def _resolve_one(
 
 
 _SCALARS = (str, int, float, bool, type(None))
+#: ``canonical_json`` of one value (the same encoder settings, made once).
+_encode = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode
 
 
 def _setting(
