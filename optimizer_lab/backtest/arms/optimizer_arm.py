@@ -9,7 +9,7 @@ On a rebalance day the arm states one problem for the account:
   (``basis / (1 - cost)``) so the engine's "gain < 0" is the ledger's "proceeds < basis", and
   the holding-period start (moved earlier by any wash-sale carry-over) as ``acquired``;
 * cash: the ledger's cash; a negative balance (a tax bill) becomes a withdrawal of that size;
-* risk model: ``optimizer_lab.risk`` estimated on the 2015-07-08 members from trailing dividend-
+* risk model: ``optimizer.risk`` estimated on the 2015-07-08 members from trailing dividend-
   adjusted closes as of the last trading day of the previous month (no look-ahead), refreshed
   monthly, converted to ANNUAL units (x 252); the arm does not trade before the first month-end
   of the data (2015-01-30) because no trailing history exists before it;
@@ -54,6 +54,7 @@ import numpy as np
 import numpy.typing as npt
 
 import optimizer
+from optimizer import risk
 from optimizer.types import (
     EquivalenceGroup,
     Lots,
@@ -66,7 +67,6 @@ from optimizer.types import (
     TaxRates,
     TaxYear,
 )
-from optimizer_lab import risk
 from optimizer_lab.backtest.prices import MarketData, bench_weights
 from optimizer_lab.backtest.sim import COST_RATE, Sim
 from optimizer_lab.backtest.taxes import (
