@@ -154,7 +154,7 @@ def te_cap_today(te_now: float, cap: float) -> float:
 OUTSIDE_GAINS_PER_DOLLAR = 10.0
 """The primary case's outside short-term gains, $ per $ of account value: enough to absorb any
 net loss the account can realize in a year (docs/backtest.md, Taxes)."""
-CARRY_DISCOUNT = 0.5
+CARRY_DISCOUNT = 0.0
 """``TaxYear.carryforward_discount`` of the ``_cf`` arms. Without outside gains a $ carried
 forward is used only against the account's own later gains, chiefly the liquidation's, which
 the harvest that created it raised by the same $ (lower basis): beyond the $3,000 offset it is
