@@ -190,8 +190,10 @@ def tax_year_for(ledger: Ledger, year: int, value: float, outside_gains: bool) -
     return TaxYear(
         gain_ytd_short=ytd.st_gain,
         gain_ytd_long=ytd.lt_gain,
-        carryforward_short=carry.short_term,
-        carryforward_long=carry.long_term,
+        # year_tax's carry is a difference of sums: -1e-13 where it is 0 (the engine rejects a
+        # negative carry-forward).
+        carryforward_short=max(carry.short_term, 0.0),
+        carryforward_long=max(carry.long_term, 0.0),
         ordinary_offset=LOSS_DEDUCTION_CAP,
         carryforward_discount=CARRY_DISCOUNT,
     )
