@@ -20,8 +20,10 @@ Module map (data flows down the list):
 - ``reasons``: one reason per trade, each true of its numbers; blocked rules.
 - ``solve``: the pipeline (docs section 6); ``jsonio``: versioned JSON; ``examples``,
   ``__main__``: the command line.
+- ``risk`` (beside the pipeline, not imported by it): a factor risk model estimated from a
+  ``PriceTable`` of closes (docs/risk-model.md), for the nightly batch and the lab.
 
-The lab (bench, backtest, the cvxpy reference, data and risk models) is ``optimizer_lab``, a
+The lab (bench, backtest, the cvxpy reference, the S&P 500 data) is ``optimizer_lab``, a
 sibling package behind the ``lab`` extra; this package never imports it.
 """
 

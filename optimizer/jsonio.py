@@ -9,8 +9,10 @@ dates as ISO ``YYYY-MM-DD``; 1-D arrays as lists; 2-D arrays as ``{"shape": [r, 
 
 The encoder is driven by the dataclass type hints, so a new field is serialised without
 touching this module (and a field the reader does not know is an error, not silently dropped).
-A field whose metadata has ``OMIT_DEFAULT`` (``RecentTrade.lot_id``) is left out while it holds
-its default; a missing field reads as its default.
+A field whose metadata has ``OMIT_DEFAULT`` (``RecentTrade.lot_id``, ``Problem.tax_year``,
+``Settings.anniversary_days``, ``ObjectiveTerms.wait``, ...) is left out while it holds its
+default; a missing field reads as its default. So files written before such a field was added
+load unchanged and keep their bytes (schema_version stays 1; docs/optimizer-json.md).
 """
 
 from __future__ import annotations

@@ -31,6 +31,11 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 
+# The price table and the sector default live in the engine (``optimizer.risk``), which
+# estimates risk models from prices for the nightly batch too; re-exported for the lab.
+from optimizer.risk import UNKNOWN_SECTOR as UNKNOWN_SECTOR
+from optimizer.risk import PriceTable as PriceTable
+
 FloatArray = npt.NDArray[np.float64]
 DateArray = npt.NDArray[np.datetime64]
 
@@ -39,7 +44,6 @@ ADJ_CLOSE_FILE = "sp500_adj_close_2015_2020.csv.gz"
 CAPS_FILE = "sp500_caps_2015-07-08.csv"
 CONSTITUENTS_FILE = "sp500_constituents.csv"
 CAPS_DATE = np.datetime64("2015-07-08", "D")
-UNKNOWN_SECTOR = "Unknown"
 
 # GICS renamed Telecommunication Services to Communication Services in 2018; the 2015 caps file
 # uses the old name, today's constituents file the new one.
@@ -56,31 +60,6 @@ def data_dir() -> Path:
 
 
 @dataclass(frozen=True, eq=False)
-class PriceTable:
-    """Daily closes in wide form.
-
-    ``dates``: shape (T,), ascending trading days. ``tickers``: n sorted symbols.
-    ``closes``: shape (T, n), dollars per share, ``NaN`` where there is no quote.
-    """
-
-    dates: DateArray
-    tickers: tuple[str, ...]
-    closes: FloatArray
-
-    def column(self, ticker: str) -> int:
-        """Column index of ``ticker`` (``KeyError`` if it is not in the table)."""
-        return _ticker_index(self.tickers)[ticker]
-
-    def row_on_or_before(self, date: dt.date | np.datetime64 | str) -> int:
-        """Index of the last trading day <= ``date`` (``ValueError`` if before the first day)."""
-        day = _as_day(date)
-        row = int(np.searchsorted(self.dates, day, side="right")) - 1
-        if row < 0:
-            raise ValueError(f"{day} is before the first date {self.dates[0]}")
-        return row
-
-
-@dataclass(frozen=True, eq=False)
 class CapTable:
     """S&P 500 members on 2015-07-08 that have prices in the price files.
 
@@ -93,16 +72,6 @@ class CapTable:
     names: tuple[str, ...]
     sectors: tuple[str, ...]
     caps_usd_bn: FloatArray
-
-
-def _as_day(date: dt.date | np.datetime64 | str) -> np.datetime64:
-    """``date`` as ``numpy.datetime64[D]`` (accepts a date, an ISO string or a datetime64)."""
-    return np.datetime64(str(date)[:10], "D")
-
-
-@lru_cache(maxsize=64)
-def _ticker_index(tickers: tuple[str, ...]) -> dict[str, int]:
-    return {t: i for i, t in enumerate(tickers)}
 
 
 def _readonly(a: np.ndarray) -> np.ndarray:

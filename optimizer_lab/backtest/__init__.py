@@ -23,7 +23,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from optimizer_lab.backtest.runner import full_config, quick_config, run_backtest
 
     parser = argparse.ArgumentParser(prog="python -m optimizer backtest", description=__doc__)
-    parser.add_argument("--quick", action="store_true", help="3 vintages, 6 arms (< 3 min)")
+    parser.add_argument("--quick", action="store_true", help="3 vintages, 7 arms (< 3 min)")
     parser.add_argument("--json", action="store_true", help="print a JSON summary last")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="report directory")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")

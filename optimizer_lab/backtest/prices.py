@@ -138,7 +138,7 @@ class MarketData:
         return int(np.searchsorted(self.dates, np.datetime64(iso, "D")))
 
     def adj_table(self) -> data.PriceTable:
-        """The (UA-fixed) dividend-adjusted closes as a PriceTable, for ``optimizer_lab.risk``."""
+        """The (UA-fixed) dividend-adjusted closes as a PriceTable, for ``optimizer.risk``."""
         return data.PriceTable(dates=self.dates, tickers=self.tickers, closes=self.adj)
 
     def group_map(self) -> dict[str, str]:

@@ -250,6 +250,20 @@ def _targets(s: Summary) -> list[str]:
         )
         for name, val, ok in rows:
             lines.append(f"| {name} | {val} | {'yes' if ok else 'no'} |")
+    cf = "opt_daily_te100_cf"
+    if {cf, "naive_monthly", "naive_daily"} <= have:
+        # Without outside gains (issue 17): the arm told so, tax part of its carry-forward alpha.
+        def tax_part(arm: str) -> float:
+            return _stat(
+                [x.post_liq_alpha["actual_carry"] - x.active_return for x in s.per[arm]]
+            ).mean
+
+        mine = tax_part(cf)
+        best = max(tax_part("naive_monthly"), tax_part("naive_daily"))
+        lines.append(
+            f"| {cf}, no outside gains (carry-forward case), tax part >= both naive rules | "
+            f"{mine:.2f} vs {best:.2f} | {'yes' if mine >= best else 'no'} |"
+        )
     viol = {a: sum(x.violations for x in s.per[a]) for a in s.arms if a != "loser_rebuy"}
     bad = [a for a, v in viol.items() if v]
     lines.append(

@@ -24,6 +24,7 @@ from functools import lru_cache
 import numpy as np
 import numpy.typing as npt
 
+from optimizer import risk
 from optimizer.types import (
     EquivalenceGroup,
     GroupBound,
@@ -36,7 +37,7 @@ from optimizer.types import (
     Side,
     TaxRates,
 )
-from optimizer_lab import data, risk
+from optimizer_lab import data
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.intp]

@@ -17,6 +17,13 @@ from optimizer.jsonio import solution_to_json
 from tests.optimizer.factories import random_problem
 problems = [example_problem()] + [random_problem(s) for s in range(25)]
 problems += [random_problem(100 + s, n=80, lots=200, factors=5) for s in range(3)]
+from optimizer import TaxYear
+years = [TaxYear(), TaxYear(gain_ytd_short=5e3, gain_ytd_long=-2e3), TaxYear(carryforward_long=2e4)]
+for s, ty in enumerate(years):
+    # The account's tax year (its kinks are rows of the solve) and the anniversary wait.
+    p = random_problem(200 + s, n=30, lots=90, factors=3)
+    problems.append(dataclasses.replace(
+        p, tax_year=ty, settings=dataclasses.replace(p.settings, anniversary_days=30)))
 h = hashlib.sha256()
 for p in problems:
     # Every backend: the interior-point method (default), its numpy statement, PIQP, Clarabel.

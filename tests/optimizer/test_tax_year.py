@@ -250,3 +250,18 @@ def test_every_backend_prices_the_kinks_alike(backend: str) -> None:
     assert sides["A"][1] == pytest.approx(70.0, abs=1.0)  # the continuous 0.7 of the lot
     assert sides["B"][0] == Side.BUY  # the substitute keeps the exposure
     assert sol.diagnostics.relaxed == ()
+
+
+def test_a_kink_the_free_lots_cannot_cross_costs_no_row() -> None:
+    """A huge carry-forward: every sale stays beyond the offset, so the carry-forward kink is
+    folded into the linear part (each $ of gain or loss at r_c) and the problem has exactly the
+    rows of the account without a tax year. A kink the lots can cross is one more row."""
+    plain = solve(_loss_account(None))
+    deep = _loss_account(TaxYear(carryforward_long=1e9))
+    prep = prepare(deep)
+    assert prep.hinges == ()
+    np.testing.assert_allclose(prep.obj_tax_coef, 0.10 * prep.tax.gain / prep.base, rtol=1e-12)
+    assert solve(deep).diagnostics.n_constraints == plain.diagnostics.n_constraints
+    near = _loss_account(TaxYear())
+    assert [h.name for h in prepare(near).hinges] == ["tax_year:carryforward"]
+    assert solve(near).diagnostics.n_constraints == plain.diagnostics.n_constraints + 1

@@ -7,8 +7,9 @@ import dataclasses
 import numpy as np
 import pytest
 
-from optimizer_lab import data, risk
-from optimizer_lab.data import PriceTable
+from optimizer import risk
+from optimizer.risk import PriceTable
+from optimizer_lab import data
 
 AS_OF = "2017-06-30"
 

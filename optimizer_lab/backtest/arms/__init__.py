@@ -17,6 +17,7 @@ ALL_ARMS: tuple[str, ...] = (
     "opt_daily_te100",
     "opt_daily_te200",
     "opt_monthly_te100",
+    "opt_daily_te100_cf",
 )
 QUICK_ARMS: tuple[str, ...] = (
     "buy_hold",
@@ -25,13 +26,13 @@ QUICK_ARMS: tuple[str, ...] = (
     "naive_daily",
     "opt_daily_te100",
     "opt_monthly_te100",
+    "opt_daily_te100_cf",
 )
 
 
 def make_arm(key: str) -> Arm:
-    """A new arm object for ``key`` (one of ``ALL_ARMS``, or an engine arm with the suffix
-    ``_cf``: the engine told the investor has no outside gains; measured in docs/backtest.md,
-    not in the report)."""
+    """A new arm object for ``key`` (one of ``ALL_ARMS``; an engine arm with the suffix ``_cf``
+    is told the investor has no outside gains)."""
     if key == "buy_hold":
         return BuyHold()
     if key == "loser_rebuy":

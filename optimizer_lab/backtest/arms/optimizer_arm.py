@@ -9,7 +9,7 @@ On a rebalance day the arm states one problem for the account:
   (``basis / (1 - cost)``) so the engine's "gain < 0" is the ledger's "proceeds < basis", and
   the holding-period start (moved earlier by any wash-sale carry-over) as ``acquired``;
 * cash: the ledger's cash; a negative balance (a tax bill) becomes a withdrawal of that size;
-* risk model: ``optimizer_lab.risk`` estimated on the 2015-07-08 members from trailing dividend-
+* risk model: ``optimizer.risk`` estimated on the 2015-07-08 members from trailing dividend-
   adjusted closes as of the last trading day of the previous month (no look-ahead), refreshed
   monthly, converted to ANNUAL units (x 252); the arm does not trade before the first month-end
   of the data (2015-01-30) because no trailing history exists before it;
@@ -54,6 +54,7 @@ import numpy as np
 import numpy.typing as npt
 
 import optimizer
+from optimizer import risk
 from optimizer.types import (
     EquivalenceGroup,
     Lots,
@@ -66,7 +67,6 @@ from optimizer.types import (
     TaxRates,
     TaxYear,
 )
-from optimizer_lab import risk
 from optimizer_lab.backtest.prices import MarketData, bench_weights
 from optimizer_lab.backtest.sim import COST_RATE, Sim
 from optimizer_lab.backtest.taxes import (
@@ -154,7 +154,7 @@ def te_cap_today(te_now: float, cap: float) -> float:
 OUTSIDE_GAINS_PER_DOLLAR = 10.0
 """The primary case's outside short-term gains, $ per $ of account value: enough to absorb any
 net loss the account can realize in a year (docs/backtest.md, Taxes)."""
-CARRY_DISCOUNT = 0.5
+CARRY_DISCOUNT = 0.0
 """``TaxYear.carryforward_discount`` of the ``_cf`` arms. Without outside gains a $ carried
 forward is used only against the account's own later gains, chiefly the liquidation's, which
 the harvest that created it raised by the same $ (lower basis): beyond the $3,000 offset it is
@@ -190,8 +190,10 @@ def tax_year_for(ledger: Ledger, year: int, value: float, outside_gains: bool) -
     return TaxYear(
         gain_ytd_short=ytd.st_gain,
         gain_ytd_long=ytd.lt_gain,
-        carryforward_short=carry.short_term,
-        carryforward_long=carry.long_term,
+        # year_tax's carry is a difference of sums: -1e-13 where it is 0 (the engine rejects a
+        # negative carry-forward).
+        carryforward_short=max(carry.short_term, 0.0),
+        carryforward_long=max(carry.long_term, 0.0),
         ordinary_offset=LOSS_DEDUCTION_CAP,
         carryforward_discount=CARRY_DISCOUNT,
     )

@@ -23,6 +23,10 @@ trading day; multiply variances by 252 to annualise). The method is documented i
    ``d_floor_frac`` times the cross-sectional median. Names with fewer than ``min_obs`` returns
    get the sector mean.
 
+Part of the engine (numpy and scipy.sparse; no lab, no cvxpy or matplotlib) because the
+nightly batch estimates its risk model from prices with it; the lab (``optimizer_lab.data``
+loads the S&P 500 files into a ``PriceTable``) imports it from here.
+
 The model is estimated once per as-of date and shared by every account: ``estimate_factor_arrays``
 gives the daily arrays (loadings stored sparse); ``FactorModelArrays.to_risk_model(tickers)`` the
 engine's ``optimizer.types.RiskModel`` (ANNUAL units, dense loadings) for one universe.
@@ -32,15 +36,55 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 import numpy.typing as npt
 import scipy.sparse as sp
 
 from optimizer.types import RiskModel
-from optimizer_lab.data import UNKNOWN_SECTOR, PriceTable
 
 FloatArray = npt.NDArray[np.float64]
+DateArray = npt.NDArray[np.datetime64]
+
+UNKNOWN_SECTOR = "Unknown"
+"""Sector of a name without a GICS sector: it loads on no sector factor."""
+
+
+@dataclass(frozen=True, eq=False)
+class PriceTable:
+    """Daily closes in wide form (the input of ``estimate_factor_arrays``).
+
+    ``dates``: shape (T,), ascending trading days, ``datetime64[D]``. ``tickers``: n sorted
+    symbols. ``closes``: shape (T, n), dollars per share, ``NaN`` where there is no quote.
+    """
+
+    dates: DateArray
+    tickers: tuple[str, ...]
+    closes: FloatArray
+
+    def column(self, ticker: str) -> int:
+        """Column index of ``ticker`` (``KeyError`` if it is not in the table)."""
+        return _ticker_index(self.tickers)[ticker]
+
+    def row_on_or_before(self, date: dt.date | np.datetime64 | str) -> int:
+        """Index of the last trading day <= ``date`` (``ValueError`` if before the first day)."""
+        day = _as_day(date)
+        row = int(np.searchsorted(self.dates, day, side="right")) - 1
+        if row < 0:
+            raise ValueError(f"{day} is before the first date {self.dates[0]}")
+        return row
+
+
+def _as_day(date: dt.date | np.datetime64 | str) -> np.datetime64:
+    """``date`` as ``numpy.datetime64[D]`` (accepts a date, an ISO string or a datetime64)."""
+    return np.datetime64(str(date)[:10], "D")
+
+
+@lru_cache(maxsize=64)
+def _ticker_index(tickers: tuple[str, ...]) -> dict[str, int]:
+    return {t: i for i, t in enumerate(tickers)}
+
 
 TRADING_DAYS_PER_YEAR = 252
 
