@@ -25,6 +25,9 @@ TAX_DEFERRED = frozenset({"traditional_ira", "roth_ira"})
 WITHDRAWAL_LEAD_DAYS = 7
 #: The active-risk weight every account starts from; the menus scale it, never set it directly.
 BASE_RISK_AVERSION = 1.0
+#: Tax-sensitive accounts: a short-term gain lot this close to its first anniversary pays the
+#: rate difference as a waiting charge (the engine's ``anniversary_days``).
+ANNIVERSARY_DAYS = 30
 
 
 @dataclass(frozen=True)
@@ -49,20 +52,37 @@ class Rule:
 #: Tax sensitivity: how a tax dollar weighs against a unit of drift.
 TAX_SENSITIVITY: dict[str, Rule] = {
     "indifferent": Rule(
-        (("Settings.tax_weight", 0.0), ("Settings.risk_aversion", BASE_RISK_AVERSION)),
+        (
+            ("Settings.tax_weight", 0.0),
+            ("Settings.risk_aversion", BASE_RISK_AVERSION),
+            ("Settings.anniversary_days", 0),
+        ),
         "Taxes are ignored: trades are chosen on drift and transaction cost alone.",
     ),
     "moderate": Rule(
-        (("Settings.tax_weight", 0.5), ("Settings.risk_aversion", BASE_RISK_AVERSION)),
+        (
+            ("Settings.tax_weight", 0.5),
+            ("Settings.risk_aversion", BASE_RISK_AVERSION),
+            ("Settings.anniversary_days", 0),
+        ),
         "A dollar of tax counts half: drift is closed even when it costs some tax.",
     ),
     "sensitive": Rule(
-        (("Settings.tax_weight", 1.0), ("Settings.risk_aversion", BASE_RISK_AVERSION)),
+        (
+            ("Settings.tax_weight", 1.0),
+            ("Settings.risk_aversion", BASE_RISK_AVERSION),
+            ("Settings.anniversary_days", ANNIVERSARY_DAYS),
+        ),
         "A dollar of tax counts as a dollar: a gain is realized only when the drift it closes "
-        "is worth more than the tax.",
+        "is worth more than the tax; a short-term gain within a month of turning long-term is "
+        "charged the tax waiting would save.",
     ),
     "maximum": Rule(
-        (("Settings.tax_weight", 1.0), ("Settings.risk_aversion", BASE_RISK_AVERSION / 2)),
+        (
+            ("Settings.tax_weight", 1.0),
+            ("Settings.risk_aversion", BASE_RISK_AVERSION / 2),
+            ("Settings.anniversary_days", ANNIVERSARY_DAYS),
+        ),
         "Taxes at full weight and drift tolerated twice as much: gains are realized only for "
         "large drift.",
     ),
@@ -261,7 +281,11 @@ def translate(
 #: Every menu choice the translation reads, and the engine fields it may set (for the docs
 #: page and the test that every field exists in ``optimizer.types``).
 TABLE: dict[str, tuple[str, ...]] = {
-    "tax_sensitivity": ("Settings.tax_weight", "Settings.risk_aversion"),
+    "tax_sensitivity": (
+        "Settings.tax_weight",
+        "Settings.risk_aversion",
+        "Settings.anniversary_days",
+    ),
     "loss_harvesting": ("Settings.substitute_penalty", "Settings.cost_weight"),
     "harvest_style": ("Problem.tax_year.carryforward_discount",),
     "tax_bracket": ("Problem.tax_rates.short_term", "Problem.tax_rates.long_term"),
