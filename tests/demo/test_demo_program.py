@@ -350,3 +350,31 @@ def test_bench_resolve_json_on_the_tiny_book(book: tuple[Any, Any]) -> None:
     assert summary["accounts_per_s"] > 0 and summary["peak_rss_mb"] > 0
     assert summary["queries"] == summary["queries_one_batch"]  # 40 accounts: one batch
     assert 0 < summary["queries"] <= 12
+
+
+def test_bench_nightly_json_on_the_tiny_book(book: tuple[Any, Any]) -> None:
+    out = io.StringIO()
+    call_command("bench_nightly", workers=1, json=True, stdout=out)
+    summary = json.loads(out.getvalue().strip().splitlines()[-1])
+    keys = {
+        "mode",
+        "accounts",
+        "workers",
+        "wall_s",
+        "accounts_per_s_per_core",
+        "model_accounts_per_s_per_core",
+        "p50_ms",
+        "p99_ms",
+        "p999_ms",
+        "max_ms",
+        "straggler_ratio",
+        "bytes_per_analysis",
+        "statuses",
+    }
+    assert keys <= set(summary)
+    demo_accounts = Account.objects.filter(firm=_demo()).count()
+    assert summary["accounts"] == demo_accounts
+    assert sum(summary["statuses"].values()) == demo_accounts
+    assert summary["statuses"].get("proposed", 0) > 0
+    assert summary["p50_ms"] <= summary["p99_ms"] <= summary["max_ms"]
+    assert summary["bytes_per_analysis"] > 0
