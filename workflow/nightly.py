@@ -54,17 +54,13 @@ from workflow.optimizer_adapter import (
     AccountData,
     LotRow,
     MarketData,
+    Packed,
     Problem,
     RecentBuy,
     SaleRow,
     Skip,
-    Solution,
     problem_build,
-    problem_bytes,
-    solution_outcome,
-    solution_rows,
-    solution_summary,
-    solve_timed,
+    solve_packed,
 )
 
 #: Accounts claimed, loaded and written together.
@@ -245,9 +241,7 @@ class Outcome:
     account_id: int
     status: str
     message: str = ""
-    problem: Problem | None = None
-    solution: Solution | None = None
-    solve_ms: float = 0.0
+    packed: Packed | None = None
     digest: str = ""
 
 
@@ -332,18 +326,24 @@ def _work(
     market = market_data_load(run.firm_id)
     counts: Counter[str] = Counter()
     done = 0
+    # Pipelined: while the pool solves one batch, this process claims, loads, resolves and
+    # builds the next, then writes the first (SQLite has one writer; the solves run meanwhile).
+    ahead: _Batch | None = None
     while True:
         items = _claim(run, batch)
-        if not items:
+        current = _prepare(run, items, market, pool, timings) if items else None
+        if ahead is not None:
+            outcomes = _finish(ahead, timings)
+            t = time.perf_counter()
+            written = _write(run, ahead.items, outcomes)
+            timings["persist"] += time.perf_counter() - t
+            counts.update(o.status for o in written)
+            done += len(written)
+            if progress is not None:
+                progress(RunProgress(done, run.accounts, counts, time.perf_counter() - started))
+        if current is None:
             break
-        outcomes = _analyse(run, items, market, pool, timings)
-        t = time.perf_counter()
-        written = _write(run, items, outcomes)
-        timings["persist"] += time.perf_counter() - t
-        counts.update(o.status for o in written)
-        done += len(written)
-        if progress is not None:
-            progress(RunProgress(done, run.accounts, counts, time.perf_counter() - started))
+        ahead = current
     return {k: round(v, 3) for k, v in sorted(timings.items())}
 
 
@@ -400,13 +400,26 @@ def run_sweep(*, actor: Actor) -> list[int]:
     return sorted(touched)
 
 
-def _analyse(
+@dataclass
+class _Batch:
+    """A claimed batch whose problems are built and whose solves are under way."""
+
+    items: Sequence[RunItem]
+    ids: list[int]
+    outcomes: dict[int, Outcome]
+    problems: list[tuple[int, Problem, str]]
+    results: Any  # an iterator of Packed: the pool's, or computed here
+    solve_started: float
+
+
+def _prepare(
     run: Run,
     items: Sequence[RunItem],
     market: MarketData,
     pool: ProcessPoolExecutor | None,
     timings: dict[str, float],
-) -> list[Outcome]:
+) -> _Batch:
+    """Load, resolve and build the batch's problems, and start solving them."""
     ids = [item.account_id for item in items]
     t = time.perf_counter()
     data = accounts_data_load(run.firm_id, ids, run.as_of)
@@ -433,35 +446,31 @@ def _analyse(
         else:
             problems.append((account_id, built, resolved[account_id].digest))
     timings["build"] += time.perf_counter() - t
-    t = time.perf_counter()
-    results = (
-        list(pool.map(solve_timed, [p for _, p, _ in problems], chunksize=4))
+    solve_started = time.perf_counter()
+    jobs = [
+        (p, {lot.pk: (lot.lot_id, lot.acquired_on) for lot in data[account_id].lots})
+        for account_id, p, _ in problems
+    ]
+    results: Any = (
+        pool.map(solve_packed, jobs, chunksize=4)
         if pool is not None
-        else [solve_timed(p) for _, p, _ in problems]
+        else iter([solve_packed(job) for job in jobs])
     )
-    timings["solve"] += time.perf_counter() - t
-    for (account_id, problem, digest), (solution, error, ms) in zip(problems, results, strict=True):
-        if solution is None:
-            outcomes[account_id] = Outcome(
-                account_id,
-                AnalysisStatus.FAILED,
-                error,
-                problem=problem,
-                solve_ms=ms,
-                digest=digest,
-            )
-            continue
-        status, message = solution_outcome(solution)
+    return _Batch(items, ids, outcomes, problems, results, solve_started)
+
+
+def _finish(ahead: _Batch, timings: dict[str, float]) -> list[Outcome]:
+    """Collect the batch's solves (waiting for the pool if it is still at them)."""
+    t = time.perf_counter()
+    results = list(ahead.results)
+    timings["solve_wait"] += time.perf_counter() - t
+    outcomes = ahead.outcomes
+    for (account_id, _, digest), packed in zip(ahead.problems, results, strict=True):
         outcomes[account_id] = Outcome(
-            account_id,
-            status,
-            message,
-            problem=problem,
-            solution=solution,
-            solve_ms=ms,
-            digest=digest,
+            account_id, packed.status, packed.message, packed=packed, digest=digest
         )
-    return [outcomes[a] for a in ids]
+        timings["solve"] += packed.solve_ms / 1000
+    return [outcomes[a] for a in ahead.ids]
 
 
 def _write(run: Run, items: Sequence[RunItem], outcomes: Sequence[Outcome]) -> list[Outcome]:
@@ -481,22 +490,7 @@ def _write(run: Run, items: Sequence[RunItem], outcomes: Sequence[Outcome]) -> l
         outcomes = [o for _, o in kept]
         analyses = []
         for o in outcomes:
-            stored, input_hash = (None, "") if o.problem is None else problem_bytes(o.problem)
-            fields: dict[str, Any] = {}
-            if o.solution is not None:
-                summary = solution_summary(o.solution)
-                s = o.solution
-                fields = {
-                    "objective": summary["objective"],
-                    "diagnostics": summary["diagnostics"],
-                    "trade_count": len(s.trades),
-                    "bought": _money(sum(t.value for t in s.trades if t.side == "buy")),
-                    "sold": _money(sum(t.value for t in s.trades if t.side == "sell")),
-                    "realized_gain": _money(s.realized_gain),
-                    "tax": _money(s.tax),
-                    "drift_before": s.objective_before.tracking_error,
-                    "drift_after": s.objective_after.tracking_error,
-                }
+            p = o.packed
             analyses.append(
                 Analysis(
                     firm_id=run.firm_id,
@@ -504,32 +498,24 @@ def _write(run: Run, items: Sequence[RunItem], outcomes: Sequence[Outcome]) -> l
                     account_id=o.account_id,
                     status=o.status,
                     message=o.message[:4000],
-                    problem=stored,
-                    input_hash=input_hash,
+                    problem=None if p is None else p.problem_zip,
+                    input_hash="" if p is None else p.input_hash,
                     resolved_digest=o.digest,
-                    solve_ms=o.solve_ms,
+                    solve_ms=0.0 if p is None else p.solve_ms,
                     created_at=now,
-                    **fields,
+                    **({} if p is None else p.fields),
                 )
             )
         created = Analysis.objects.bulk_create(analyses, batch_size=500)
         security_ids = dict(Security.objects.for_firm(run.firm_id).values_list("ticker", "pk"))
-        lots = {
-            pk: (lot_id, acquired)
-            for pk, lot_id, acquired in TaxLot.objects.filter(
-                account_id__in=[o.account_id for o in outcomes]
-            ).values_list("pk", "lot_id", "acquired_on")
-        }
-        lot_names = {pk: lot_id for pk, (lot_id, _) in lots.items()}
         # Plain rows, inserted in bulk (COPY on PostgreSQL): a direct-index account proposes
         # hundreds of trades and lot sales, and model objects would cost more than the solve.
         trades: list[tuple[Any, ...]] = []
         sales: list[tuple[Any, ...]] = []
         for analysis, o in zip(created, outcomes, strict=True):
-            if o.solution is None:
+            if o.packed is None:
                 continue
-            trade_rows, sale_rows = solution_rows(o.solution, lot_names)
-            for tr in trade_rows:
+            for tr in o.packed.trades:
                 trades.append(
                     (
                         run.firm_id,
@@ -547,8 +533,7 @@ def _write(run: Run, items: Sequence[RunItem], outcomes: Sequence[Outcome]) -> l
                         tr.reason,
                     )
                 )
-            for sr in sale_rows:
-                lot_id, acquired = lots[sr.lot_pk]
+            for sr, lot_id, acquired in o.packed.sales:
                 sales.append(
                     (
                         run.firm_id,
@@ -604,10 +589,6 @@ _LOT_SALE_FIELDS = (
     "term",
     "tax",
 )
-
-
-def _money(x: float) -> Decimal:
-    return Decimal(repr(float(x))).quantize(Decimal("0.01"))
 
 
 def run_finish(run: Run, *, timings: dict[str, float] | None = None) -> Run:

@@ -48,6 +48,7 @@ __all__ = [
     "AccountData",
     "LotRow",
     "MarketData",
+    "Packed",
     "Problem",
     "RecentBuy",
     "SaleRow",
@@ -60,6 +61,7 @@ __all__ = [
     "solution_outcome",
     "solution_rows",
     "solution_summary",
+    "solve_packed",
     "solve_timed",
 ]
 
@@ -447,3 +449,53 @@ def solution_summary(solution: Solution) -> dict[str, Any]:
             "repair_objective_change": diagnostics.repair_objective_change,
         },
     }
+
+
+@dataclass(frozen=True)
+class Packed:
+    """One account's solve, ready to write: everything but the database rows' ids.
+
+    Computed where the solve runs (a worker process), so the writer only inserts."""
+
+    status: str  # proposed / no_trade / fallback / failed
+    message: str
+    solve_ms: float
+    problem_zip: bytes
+    input_hash: str
+    fields: dict[str, Any]  # Analysis fields: objective, diagnostics, totals
+    trades: tuple[TradeRow, ...]
+    sales: tuple[tuple[LotSaleRow, str, dt.date], ...]  # with the custodian's lot id, acquired
+
+
+def solve_packed(job: tuple[Problem, Mapping[int, tuple[str, dt.date]]]) -> Packed:
+    """Solve and pack one problem; ``job`` carries the lots' custodian ids and dates by the
+    problem's lot ids. Never raises."""
+    problem, lots = job
+    zipped, digest = problem_bytes(problem)
+    solution, error, ms = solve_timed(problem)
+    if solution is None:
+        return Packed("failed", error, ms, zipped, digest, {}, (), ())
+    status, message = solution_outcome(solution)
+    trades, sales = solution_rows(solution, {pk: lot[0] for pk, lot in lots.items()})
+    summary = solution_summary(solution)
+    fields = {
+        "objective": summary["objective"],
+        "diagnostics": summary["diagnostics"],
+        "trade_count": len(solution.trades),
+        "bought": _money(sum(t.value for t in solution.trades if t.side == Side.BUY)),
+        "sold": _money(sum(t.value for t in solution.trades if t.side == Side.SELL)),
+        "realized_gain": _money(solution.realized_gain),
+        "tax": _money(solution.tax),
+        "drift_before": solution.objective_before.tracking_error,
+        "drift_after": solution.objective_after.tracking_error,
+    }
+    return Packed(
+        status,
+        message,
+        ms,
+        zipped,
+        digest,
+        fields,
+        tuple(trades),
+        tuple((sale, lots[sale.lot_pk][0], lots[sale.lot_pk][1]) for sale in sales),
+    )
