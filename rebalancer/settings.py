@@ -304,6 +304,7 @@ CELERY_TASK_ROUTES = {"workflow.run_work": {"queue": "nightly"}}
 CELERY_BEAT_SCHEDULE = {
     "import-sweep": {"task": "workflow.import_sweep", "schedule": 60.0},
     "run-sweep": {"task": "workflow.run_sweep", "schedule": 60.0},
+    "nightly-kickoff": {"task": "workflow.nightly_kickoff", "schedule": 60.0},
 }
 
 # Security: production-safe unless demo mode. Behind a TLS-terminating proxy set

@@ -363,3 +363,33 @@ class ProposedLotSale(AppendOnlyModel):
 
     def __str__(self) -> str:
         return f"sell {self.shares} of lot {self.lot_id}"
+
+
+class NightlyScheduleQuerySet(FirmQuerySet["NightlySchedule"]):
+    pass
+
+
+class NightlySchedule(FirmOwned):
+    """When a firm's nightly run starts and when it must be done (in the firm's time zone)."""
+
+    tenancy_resource: ClassVar[Resource] = Resource.RUN
+
+    enabled = models.BooleanField(default=True)
+    time_zone = models.CharField(max_length=64, default="America/New_York")
+    start_at = models.TimeField(help_text="Local time the run starts each day.")
+    deadline_minutes = models.PositiveIntegerField(
+        default=360, help_text="The run must be done this many minutes after it starts."
+    )
+    last_started_on = models.DateField(
+        null=True, blank=True, help_text="Local date of the last scheduled run (one a day)."
+    )
+
+    objects = NightlyScheduleQuerySet.as_manager()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["firm"], name="nightly_schedule_one_per_firm")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.firm_id} at {self.start_at} {self.time_zone}"

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from multiprocessing import get_context
 from typing import Any, cast
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from django.conf import settings
 from django.db import transaction
@@ -43,6 +44,7 @@ from rebalancer.roles import Resource
 from workflow.models import (
     Analysis,
     AnalysisStatus,
+    NightlySchedule,
     ProposedLotSale,
     ProposedTrade,
     Run,
@@ -611,3 +613,83 @@ def run_finish(run: Run, *, timings: dict[str, float] | None = None) -> Run:
     Run.objects.filter(pk=run.pk).update(**fields)
     run.refresh_from_db()
     return run
+
+
+# --- schedules -------------------------------------------------------------------------------
+
+
+def nightly_schedule_set(
+    *,
+    actor: Actor,
+    firm_id: int,
+    start_at: dt.time,
+    time_zone: str,
+    deadline_minutes: int = 360,
+    enabled: bool = True,
+) -> NightlySchedule:
+    """Set when the firm's nightly run starts (local time) and its deadline; audited."""
+    authorize(actor=actor, firm=firm_id, resource=Resource.RUN)
+    try:
+        ZoneInfo(time_zone)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"unknown time zone {time_zone!r} (e.g. America/New_York)") from None
+    if not 1 <= deadline_minutes <= 24 * 60:
+        raise ValueError("the deadline is 1 to 1,440 minutes after the start")
+    with transaction.atomic():
+        schedule, _ = NightlySchedule.objects.update_or_create(
+            firm_id=firm_id,
+            defaults={
+                "start_at": start_at,
+                "time_zone": time_zone,
+                "deadline_minutes": deadline_minutes,
+                "enabled": enabled,
+            },
+        )
+        audit_record(
+            firm=Firm.objects.get(pk=firm_id),
+            actor=actor,
+            action="nightly.schedule",
+            obj=schedule,
+            after={
+                "start_at": start_at.isoformat(),
+                "time_zone": time_zone,
+                "deadline_minutes": deadline_minutes,
+                "enabled": enabled,
+            },
+        )
+    return schedule
+
+
+def nightly_kickoff(*, actor: Actor, now: dt.datetime | None = None) -> list[int]:
+    """Every minute (Celery beat): start and dispatch the scheduled run of each firm whose local
+    start time has come today and whose run has not started today (one a day: the schedule row
+    is claimed with a conditional update). Returns the runs started."""
+    authorize(actor=actor, firm=None, resource=Resource.RUN)
+    now = now or timezone.now()
+    runs: list[Run] = []
+    for schedule in NightlySchedule.objects.filter(enabled=True, firm__is_active=True).order_by(
+        "firm_id"
+    ):
+        local = now.astimezone(ZoneInfo(schedule.time_zone))
+        if local.time() < schedule.start_at or schedule.last_started_on == local.date():
+            continue
+        with transaction.atomic():
+            claimed = (
+                NightlySchedule.objects.filter(pk=schedule.pk)
+                .exclude(last_started_on=local.date())
+                .update(last_started_on=local.date())
+            )
+            if claimed != 1:
+                continue
+            runs.append(
+                run_start(
+                    actor=SystemActor.SCHEDULER,
+                    firm_id=schedule.firm_id,
+                    as_of=price_date_latest_of(schedule.firm_id) or local.date(),
+                    trigger=RunTrigger.SCHEDULE,
+                    deadline=now + dt.timedelta(minutes=schedule.deadline_minutes),
+                )
+            )
+    for run in runs:
+        run_dispatch(run)
+    return [run.pk for run in runs]

@@ -7,6 +7,7 @@ from celery import shared_task
 from rebalancer.authz import SystemActor
 from workflow.feeds.service import import_run_queued
 from workflow.feeds.service import import_sweep as sweep
+from workflow.nightly import nightly_kickoff as kickoff
 from workflow.nightly import run_sweep as nightly_sweep
 from workflow.nightly import run_work_here
 
@@ -33,3 +34,9 @@ def run_work(run_id: int) -> None:
 def run_sweep() -> None:
     """Every minute (Celery beat): re-queue lost run claims, close finished runs."""
     nightly_sweep(actor=SystemActor.SCHEDULER)
+
+
+@shared_task(name="workflow.nightly_kickoff", ignore_result=True)
+def nightly_kickoff() -> None:
+    """Every minute (Celery beat): start each firm's scheduled nightly run once a day."""
+    kickoff(actor=SystemActor.SCHEDULER)

@@ -240,3 +240,47 @@ def test_reasons_name_the_custodians_lot_ids(program: Program) -> None:
     sell = ProposedTrade.objects.get(analysis__run=run, account=cast.account_a1, side="sell")
     mentioned = set(re.findall(r"\blot (\S+?)[:,)]", sell.reason))
     assert mentioned and mentioned <= {"A1-1", "A1-2"}, sell.reason
+
+
+def test_a_schedule_starts_one_run_a_day_at_the_firms_local_time(program: Program) -> None:
+    from zoneinfo import ZoneInfo
+
+    from workflow.models import Run, RunTrigger
+    from workflow.nightly import nightly_kickoff, nightly_schedule_set
+
+    _prepare(program)
+    firm_id = program.cast.firm_a.pk
+    overlay = program.cast.user(Role.OVERLAY_MANAGER)
+    with pytest.raises(ValueError, match="unknown time zone"):
+        nightly_schedule_set(
+            actor=overlay, firm_id=firm_id, start_at=dt.time(22, 0), time_zone="Mars/Olympus"
+        )
+    with pytest.raises(NotAuthorized):
+        nightly_schedule_set(
+            actor=program.advisor,
+            firm_id=firm_id,
+            start_at=dt.time(22, 0),
+            time_zone="America/New_York",
+        )
+    nightly_schedule_set(
+        actor=overlay,
+        firm_id=firm_id,
+        start_at=dt.time(22, 0),
+        time_zone="America/New_York",
+        deadline_minutes=300,
+    )
+    new_york = ZoneInfo("America/New_York")
+    before = dt.datetime(2026, 12, 8, 21, 59, tzinfo=new_york)
+    assert nightly_kickoff(actor=SystemActor.SCHEDULER, now=before) == []
+    at = dt.datetime(2026, 12, 8, 22, 0, 30, tzinfo=new_york)
+    started = nightly_kickoff(actor=SystemActor.SCHEDULER, now=at)
+    assert len(started) == 1
+    # Embedded mode: dispatched here, so the run is complete.
+    run = Run.objects.get(pk=started[0])
+    assert run.trigger == RunTrigger.SCHEDULE and run.status == RunStatus.COMPLETE
+    assert run.deadline == at + dt.timedelta(minutes=300)
+    # The same evening again, and a minute later: nothing more; the next evening: one more.
+    assert nightly_kickoff(actor=SystemActor.SCHEDULER, now=at + dt.timedelta(minutes=1)) == []
+    assert len(nightly_kickoff(actor=SystemActor.SCHEDULER, now=at + dt.timedelta(days=1))) == 1
+    with pytest.raises(NotAuthorized):
+        nightly_kickoff(actor=overlay, now=at)
