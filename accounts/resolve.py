@@ -41,6 +41,7 @@ from models_hub.effective import (
     EffectiveStrategy,
     EffectiveWeights,
     ResolutionError,
+    StoredVersion,
     VersionStore,
     effective_strategy,
 )
@@ -213,8 +214,10 @@ def _layer_label(scope: str, number: int) -> str:
     )
 
 
-def _context(firm_id: int, moment: dt.datetime) -> _Context:
+def _context(firm_id: int, moment: dt.datetime, draft: StoredVersion | None = None) -> _Context:
     store = version_store_load(firm_id, moment)
+    if draft is not None:  # a what-if: the draft stands in for its definition's version
+        store.versions[draft.definition_id] = draft
     classes = {a.path: a for a in AssetClass.objects.for_firm(firm_id)}
     securities: dict[str, _SecurityInfo] = {}
     by_sector: dict[str, list[str]] = defaultdict(list)
@@ -314,10 +317,25 @@ def resolve_proposed(
     return _resolve(firm_id, account_ids, as_of_moment(None), overrides=overrides)
 
 
-def _resolve(
-    firm_id: int, account_ids: Iterable[int], moment: dt.datetime, *, overrides: Overrides
+def resolve_accounts_with_draft(
+    firm_id: int,
+    account_ids: Iterable[int],
+    as_of: dt.date | dt.datetime | None,
+    draft: StoredVersion,
 ) -> dict[int, ResolvedAccount]:
-    ctx = _context(firm_id, moment)
+    """Resolve as of ``as_of`` as if ``draft`` were its definition's version (what-if runs)."""
+    return _resolve(firm_id, account_ids, as_of_moment(as_of), overrides={}, draft=draft)
+
+
+def _resolve(
+    firm_id: int,
+    account_ids: Iterable[int],
+    moment: dt.datetime,
+    *,
+    overrides: Overrides,
+    draft: StoredVersion | None = None,
+) -> dict[int, ResolvedAccount]:
+    ctx = _context(firm_id, moment, draft)
     if ("firm", firm_id) in overrides:
         ctx.firm_layer = (overrides[("firm", firm_id)], "firm default (proposed)")
     out: dict[int, ResolvedAccount] = {}

@@ -282,6 +282,43 @@ def _validated_store(
 
 
 @dataclass(frozen=True)
+class Draft:
+    """A checked, unsaved next version of a definition (for what-if runs)."""
+
+    version: StoredVersion
+    dependants: frozenset[int]  # definitions whose resolution reads it
+
+
+def definition_draft(
+    *, actor: Actor, definition: Definition, content: Any, parent_id: int | str | None = "keep"
+) -> Draft:
+    """Check ``content`` as the next version of ``definition`` exactly as a save would, and
+    return it unsaved, with the definitions it reaches. Writes nothing."""
+    authorize(actor=actor, firm=definition.firm_id, resource=Resource.MODEL)
+    try:
+        cleaned = content_clean(definition.kind, content)
+    except ContentError as exc:
+        raise ProgramError(exc.errors) from None
+    new_parent = definition.parent_id if parent_id == "keep" else parent_id
+    assert new_parent is None or isinstance(new_parent, int)
+    _check_references(firm_id=definition.firm_id, kind=definition.kind, content=cleaned)
+    number = definition.current_version + 1
+    store = _validated_store(
+        firm_id=definition.firm_id,
+        kind=definition.kind,
+        name=definition.name,
+        definition_id=definition.pk,
+        parent_id=new_parent,
+        content=cleaned,
+        number=number,
+    )
+    return Draft(
+        version=store.versions[definition.pk],
+        dependants=frozenset(_dependants(store, definition.pk)),
+    )
+
+
+@dataclass(frozen=True)
 class SavedVersion:
     definition: Definition
     version: DefinitionVersion

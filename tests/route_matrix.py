@@ -344,6 +344,19 @@ ROUTES: list[Route] = [
     Route("runs:run_list", "page"),
     Route("runs:run_detail", "page", kwargs=_pk("run")),
     Route("runs:account_analysis", "page", kwargs=_pk("account"), household_owned=True),
+    Route(
+        "runs:what_if",
+        "page",
+        roles=_IPC,
+        kwargs=_pk("definition"),
+        method="post",
+        data=lambda o: {
+            "content": '{"classes": {"Cash": {"weight": "1"}}}',
+            "reason": "matrix what-if",
+        },
+        ok=302,
+        note="runs the draft on the accounts it reaches (none here)",
+    ),
     # --- API ------------------------------------------------------------------------------------
     Route("api:api-root", "api"),
     Route("api:schema", "api"),

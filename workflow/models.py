@@ -205,6 +205,11 @@ class Run(FirmOwned):
     )
     actor_label = models.CharField(max_length=150)
     note = models.TextField(blank=True)
+    draft = models.JSONField(
+        null=True,
+        blank=True,
+        help_text="What-if runs: the unsaved definition version the accounts are resolved with.",
+    )
 
     objects = RunQuerySet.as_manager()
 

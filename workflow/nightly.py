@@ -34,7 +34,8 @@ from django.db.models import Count
 from django.utils import timezone
 
 from accounts.models import Account, Position, RealizedSale, TaxLot
-from accounts.resolve import resolve_accounts
+from accounts.resolve import resolve_accounts, resolve_accounts_with_draft
+from models_hub.effective import StoredVersion
 from models_hub.models import Security
 from rebalancer.audit import audit_record
 from rebalancer.authz import Actor, SystemActor, authorize
@@ -81,6 +82,32 @@ def run_start(
 ) -> Run:
     """A run over the firm's accounts (or ``account_ids`` of the firm), with its work queue."""
     authorize(actor=actor, firm=firm_id, resource=Resource.RUN)
+    return run_create(
+        actor=actor,
+        firm_id=firm_id,
+        as_of=as_of,
+        account_ids=account_ids,
+        trigger=trigger,
+        deadline=deadline,
+        resource=Resource.RUN,
+    )
+
+
+def run_create(
+    *,
+    actor: Actor,
+    firm_id: int,
+    as_of: dt.date | None,
+    account_ids: Sequence[int] | None,
+    trigger: str,
+    resource: Resource,
+    deadline: dt.datetime | None = None,
+    draft: dict[str, Any] | None = None,
+    note: str = "",
+) -> Run:
+    """The run and its work queue; ``resource`` is what the actor must be allowed to change:
+    runs (``run_start``) or models (``workflow.what_if.what_if_start``, the IPC's drafts)."""
+    authorize(actor=actor, firm=firm_id, resource=resource)
     accounts = Account.objects.for_firm(firm_id)
     if account_ids is not None:
         accounts = accounts.filter(pk__in=sorted(set(account_ids)))
@@ -95,6 +122,8 @@ def run_start(
             created_by=None if isinstance(actor, SystemActor) else cast(Any, actor),
             actor_label=actor.value if isinstance(actor, SystemActor) else actor.get_username(),
             versions=_versions(),
+            draft=draft,
+            note=note,
         )
         RunItem.objects.bulk_create(
             [RunItem(firm_id=firm_id, run=run, account_id=pk, weight=n) for pk, n in weights],
@@ -106,6 +135,7 @@ def run_start(
             action="run.start",
             obj=run,
             after={"accounts": len(weights), "as_of": run.as_of.isoformat(), "trigger": trigger},
+            reason=note,
         )
     return run
 
@@ -427,7 +457,12 @@ def _prepare(
     data = accounts_data_load(run.firm_id, ids, run.as_of)
     timings["load"] += time.perf_counter() - t
     t = time.perf_counter()
-    resolved = resolve_accounts(run.firm_id, ids, run.created_at)
+    if run.draft is not None:
+        resolved = resolve_accounts_with_draft(
+            run.firm_id, ids, run.created_at, StoredVersion(**run.draft)
+        )
+    else:
+        resolved = resolve_accounts(run.firm_id, ids, run.created_at)
     timings["resolve"] += time.perf_counter() - t
     t = time.perf_counter()
     outcomes: dict[int, Outcome] = {}

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
-from django.http import Http404
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.urls import reverse
+from django.views import View
 from django.views.generic import DetailView, ListView, TemplateView
 
 from rebalancer.mixins import FirmScopedMixin
-from rebalancer.roles import Resource
+from rebalancer.roles import Action, Resource
 from rebalancer.web import PAGE_SIZE, HtmxPartialMixin
-from workflow.models import Analysis, Run
+from workflow.models import Analysis, Run, RunTrigger
 from workflow.selectors import analysis_latest_get, analysis_lot_sales, analysis_trades, run_list
 
 
@@ -54,6 +57,10 @@ class RunDetailView(FirmScopedMixin, DetailView):  # type: ignore[type-arg]
         )
         context["seconds"] = seconds
         context["rate"] = run.accounts / seconds if seconds else None
+        if run.trigger == RunTrigger.WHAT_IF:
+            from workflow.what_if import what_if_summary
+
+            context["what_if"] = what_if_summary(run)
         return context
 
 
@@ -80,3 +87,45 @@ class AccountAnalysisView(FirmScopedMixin, HtmxPartialMixin, TemplateView):
             context["trades"] = analysis_trades(analysis)
             context["lot_sales"] = analysis_lot_sales(analysis)
         return context
+
+
+class WhatIfStartView(FirmScopedMixin, View):
+    """POST the model editor's draft here: a what-if run of it on the accounts it reaches."""
+
+    tenancy_resource = Resource.MODEL
+    tenancy_action = Action.CHANGE
+
+    def post(self, request: HttpRequest, pk: int) -> HttpResponse:
+        from models_hub.program_selectors import definition_list
+        from models_hub.program_services import ProgramError
+        from workflow.what_if import what_if_start
+
+        definition = (
+            definition_list(user=request.user)
+            .filter(pk=pk, firm_id=self.membership.firm_id)
+            .first()
+        )
+        if definition is None:
+            raise Http404("No such model.")
+        raw = request.POST.get("content", "")
+        try:
+            content = json.loads(raw)
+        except json.JSONDecodeError as exc:
+            return HttpResponse(f"The draft is not valid JSON: {exc.msg}", status=400)
+        parent_raw = request.POST.get("parent")
+        parent: int | str | None = "keep"
+        if parent_raw is not None:
+            parent = int(parent_raw) if parent_raw.isdigit() else None
+        try:
+            run = what_if_start(
+                actor=request.user,  # type: ignore[arg-type]
+                definition=definition,
+                content=content,
+                parent_id=parent,
+                reason=request.POST.get("reason", ""),
+            )
+        except ProgramError as exc:
+            return HttpResponse(
+                f"The draft cannot be saved, so it cannot be run: {exc}", status=400
+            )
+        return HttpResponseRedirect(reverse("runs:run_detail", args=[run.pk]))

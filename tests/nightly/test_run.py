@@ -284,3 +284,56 @@ def test_a_schedule_starts_one_run_a_day_at_the_firms_local_time(program: Progra
     assert len(nightly_kickoff(actor=SystemActor.SCHEDULER, now=at + dt.timedelta(days=1))) == 1
     with pytest.raises(NotAuthorized):
         nightly_kickoff(actor=overlay, now=at)
+
+
+def test_a_what_if_runs_the_draft_on_the_accounts_it_reaches_and_saves_nothing(
+    program: Program, client_for: Any
+) -> None:
+    import json
+
+    from models_hub.models import DefinitionVersion
+    from workflow.models import Run, RunTrigger
+    from workflow.selectors import analysis_latest_get
+    from workflow.what_if import what_if_start, what_if_summary
+
+    accounts = _prepare(program)
+    versions = DefinitionVersion.objects.count()
+    # The draft drops XOM from the stock model: accounts on the strategy would sell / not buy it.
+    draft = {
+        "asset_class": "Equity > US > Large Cap",
+        "securities": {"AAPL": "0.5", "MSFT": "0.4", "JNJ": "0.1"},
+    }
+    with pytest.raises(NotAuthorized):
+        what_if_start(actor=program.advisor, definition=program.stocks, content=draft)
+    run = what_if_start(
+        actor=program.ipc, definition=program.stocks, content=draft, reason="drop XOM?"
+    )
+    assert run.trigger == RunTrigger.WHAT_IF and run.status == "complete"
+    assert DefinitionVersion.objects.count() == versions  # nothing saved
+    reached = set(Analysis.objects.filter(run=run).values_list("account_id", flat=True))
+    on_strategy = {a.pk for name, a in accounts.items() if name != "no_strategy"}
+    assert reached == on_strategy
+    cash_only = accounts["cash_only"]
+    tickers = set(
+        ProposedTrade.objects.filter(analysis__run=run, account=cash_only).values_list(
+            "security__ticker", flat=True
+        )
+    )
+    assert "XOM" not in tickers and "MSFT" in tickers
+    summary = what_if_summary(Run.objects.get(pk=run.pk))
+    assert summary.accounts == len(on_strategy) and summary.trading >= 1
+    # What-ifs never show as an account's latest analysis.
+    assert analysis_latest_get(user=program.ipc, account_id=cash_only.pk) is None
+    # The page: the IPC posts the editor's draft; the run page shows what it would do.
+    client = client_for(program.ipc)
+    response = client.post(
+        f"/runs/what-if/{program.stocks.pk}/",
+        {"content": json.dumps(draft), "reason": "from the editor"},
+    )
+    assert response.status_code == 302
+    page = client.get(response["Location"]).content.decode()
+    assert 'data-testid="what-if"' in page and "Would trade" in page
+    bad = client.post(
+        f"/runs/what-if/{program.stocks.pk}/", {"content": '{"securities": {"AAPL": "0.5"}}'}
+    )
+    assert bad.status_code == 400 and b"sum to 50 %" in bad.content
