@@ -162,6 +162,9 @@ class ResolvedAccount:
     knobs: tuple[Knob, ...]
     limits: tuple[ResolvedSetting, ...]
     digest: str
+    #: A sleeve of the strategy is a direct-index model (its ``index`` is set): the account is
+    #: run against the factor risk model rather than plain weight drift.
+    risk_model: bool = False
 
     def setting(self, name: str) -> ResolvedSetting:
         for s in self.settings:
@@ -562,6 +565,7 @@ def _resolve_one(
         knobs=knobs,
         limits=limit_rows,
         digest=hashlib.sha256(digest_source.encode()).hexdigest(),
+        risk_model=strategy is not None and any(m.index for _, m, _ in strategy.sleeves),
     )
 
 

@@ -36,7 +36,7 @@ from django.utils import timezone
 from accounts.models import Account, Position, RealizedSale, TaxLot
 from accounts.resolve import resolve_accounts, resolve_accounts_with_draft
 from models_hub.effective import StoredVersion
-from models_hub.models import Security
+from models_hub.models import Price, Security
 from rebalancer.audit import audit_record
 from rebalancer.authz import Actor, SystemActor, authorize
 from rebalancer.bulk import rows_insert
@@ -55,6 +55,7 @@ from workflow.models import (
 )
 from workflow.optimizer_adapter import (
     AccountData,
+    FactorModelArrays,
     LotRow,
     MarketData,
     Packed,
@@ -63,6 +64,7 @@ from workflow.optimizer_adapter import (
     SaleRow,
     Skip,
     problem_build,
+    risk_arrays_estimate,
     solve_packed,
 )
 
@@ -175,6 +177,28 @@ def price_date_latest_of(firm_id: int) -> dt.date | None:
         "d"
     ]
     return latest
+
+
+#: Calendar days of closes read for the run's risk model (its window is 252 trading days).
+RISK_HISTORY_DAYS = 380
+
+
+def risk_model_load(firm_id: int, as_of: dt.date) -> FactorModelArrays | None:
+    """The run's factor risk model, estimated once from the firm's closes up to ``as_of``."""
+    closes: dict[str, dict[dt.date, float]] = defaultdict(dict)
+    rows = (
+        Price.objects.for_firm(firm_id)
+        .filter(date__gt=as_of - dt.timedelta(days=RISK_HISTORY_DAYS), date__lte=as_of)
+        .values_list("security__ticker", "date", "close")
+        .order_by("security__ticker", "date")
+    )
+    for ticker, date, close in rows.iterator(chunk_size=20_000):
+        closes[ticker][date] = float(close)
+    sectors = {
+        ticker: sector or "Unknown"
+        for ticker, sector in Security.objects.for_firm(firm_id).values_list("ticker", "sector")
+    }
+    return risk_arrays_estimate(as_of=as_of, closes=closes, sectors=sectors)
 
 
 def market_data_load(firm_id: int) -> MarketData:
@@ -361,9 +385,10 @@ def _work(
     # Pipelined: while the pool solves one batch, this process claims, loads, resolves and
     # builds the next, then writes the first (SQLite has one writer; the solves run meanwhile).
     ahead: _Batch | None = None
+    risk: dict[str, FactorModelArrays | None] = {}  # estimated once, when an account needs it
     while True:
         items = _claim(run, batch)
-        current = _prepare(run, items, market, pool, timings) if items else None
+        current = _prepare(run, items, market, pool, timings, risk) if items else None
         if ahead is not None:
             outcomes = _finish(ahead, timings)
             t = time.perf_counter()
@@ -450,6 +475,7 @@ def _prepare(
     market: MarketData,
     pool: ProcessPoolExecutor | None,
     timings: dict[str, float],
+    risk: dict[str, FactorModelArrays | None],
 ) -> _Batch:
     """Load, resolve and build the batch's problems, and start solving them."""
     ids = [item.account_id for item in items]
@@ -464,12 +490,18 @@ def _prepare(
     else:
         resolved = resolve_accounts(run.firm_id, ids, run.created_at)
     timings["resolve"] += time.perf_counter() - t
+    if "model" not in risk and any(r.risk_model for r in resolved.values()):
+        t = time.perf_counter()
+        risk["model"] = risk_model_load(run.firm_id, run.as_of)
+        timings["risk_model"] += time.perf_counter() - t
     t = time.perf_counter()
     outcomes: dict[int, Outcome] = {}
     problems: list[tuple[int, Problem, str]] = []
     for account_id in ids:
         try:
-            built = problem_build(data[account_id], resolved[account_id], market, run.as_of)
+            built = problem_build(
+                data[account_id], resolved[account_id], market, run.as_of, risk.get("model")
+            )
         except Exception as exc:
             outcomes[account_id] = Outcome(account_id, AnalysisStatus.FAILED, f"build: {exc!r}")
             continue

@@ -43,9 +43,11 @@ from optimizer import (
     solve,
 )
 from optimizer.jsonio import problem_from_json, problem_to_json
+from optimizer.risk import FactorModelArrays, PriceTable, estimate_factor_arrays
 
 __all__ = [
     "AccountData",
+    "FactorModelArrays",
     "LotRow",
     "MarketData",
     "Packed",
@@ -58,6 +60,7 @@ __all__ = [
     "problem_bytes",
     "problem_load",
     "problem_text",
+    "risk_arrays_estimate",
     "solution_outcome",
     "solution_rows",
     "solution_summary",
@@ -142,10 +145,38 @@ def _plain(d: Decimal) -> str:
     return format(d.normalize(), "f")
 
 
+def risk_arrays_estimate(
+    *,
+    as_of: dt.date,
+    closes: Mapping[str, Mapping[dt.date, float]],
+    sectors: Mapping[str, str],
+) -> FactorModelArrays | None:
+    """The run's factor risk model (``optimizer.risk``, docs/risk-model.md) from the firm's
+    closes up to ``as_of`` (ticker -> date -> close); None without enough history."""
+    dates = sorted({d for series in closes.values() for d in series if d <= as_of})
+    if len(dates) < 64:
+        return None
+    tickers = tuple(sorted(t for t, series in closes.items() if series))
+    row = {d: i for i, d in enumerate(dates)}
+    table = np.full((len(dates), len(tickers)), np.nan)
+    for j, ticker in enumerate(tickers):
+        for d, close in closes[ticker].items():
+            if d in row:
+                table[row[d], j] = close
+    prices = PriceTable(dates=np.array(dates, dtype="datetime64[D]"), tickers=tickers, closes=table)
+    return estimate_factor_arrays(prices, as_of, dict(sectors))
+
+
 def problem_build(
-    data: AccountData, resolved: ResolvedAccount, market: MarketData, as_of: dt.date
+    data: AccountData,
+    resolved: ResolvedAccount,
+    market: MarketData,
+    as_of: dt.date,
+    risk: FactorModelArrays | None = None,
 ) -> Problem | Skip:
-    """The account's problem, or why there is none."""
+    """The account's problem, or why there is none. Accounts whose strategy holds a
+    direct-index model are solved against ``risk`` (the run's factor model); the others on
+    weight drift."""
     if data.status != "active":
         return Skip(f"account is {data.status}")
     if resolved.status == STATUS_NO_STRATEGY:
@@ -170,6 +201,19 @@ def problem_build(
         if row[1] is None:
             return Skip(f"missing price for {ticker}")
     tickers = tuple(sorted(universe))
+    risk_model = None
+    if resolved.risk_model:
+        covered = set(risk.tickers) if risk is not None else set()
+        missing = sorted(t for t in tickers if t not in covered)
+        if missing:
+            return Skip(
+                "no risk model for "
+                + ", ".join(missing[:5])
+                + (" ..." if len(missing) > 5 else "")
+                + " (direct-index accounts need the run's factor model: too little price history)"
+            )
+        assert risk is not None
+        risk_model = risk.to_risk_model(tickers)
     index = {t: i for i, t in enumerate(tickers)}
     n = len(tickers)
     prices = np.array([market.securities[t][1] for t in tickers], dtype=float)
@@ -303,6 +347,7 @@ def problem_build(
         recent_trades=tuple(recent),
         equivalence_groups=tuple(groups),
         tax_year=tax_year,
+        risk_model=risk_model,
         **problem_kwargs,
     )
 

@@ -180,6 +180,7 @@ def test_every_public_write_service_authorizes_first(path: str) -> None:
         "market_data_load",  # the nightly run's reads, for the firm the run authorized
         "accounts_data_load",
         "price_date_latest_of",
+        "risk_model_load",
         "what_if_summary",
     }
     source = (Path(ROOT) / path).read_text()

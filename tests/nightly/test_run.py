@@ -337,3 +337,83 @@ def test_a_what_if_runs_the_draft_on_the_accounts_it_reaches_and_saves_nothing(
         f"/runs/what-if/{program.stocks.pk}/", {"content": '{"securities": {"AAPL": "0.5"}}'}
     )
     assert bad.status_code == 400 and b"sum to 50 %" in bad.content
+
+
+def _direct_index_strategy(program: Program) -> Any:
+    from models_hub.models import DefinitionKind
+    from models_hub.program_services import definition_create
+
+    cast = program.cast
+    index = definition_create(
+        actor=program.ipc,
+        firm_id=cast.firm_a.pk,
+        kind=DefinitionKind.SECURITY_MODEL,
+        name="Mini index",
+        reason="test",
+        content={
+            "asset_class": "Equity > US > Large Cap",
+            "index": "Mini 4",
+            "securities": {"AAPL": "0.4", "MSFT": "0.3", "XOM": "0.2", "JNJ": "0.1"},
+        },
+    ).definition
+    return definition_create(
+        actor=program.ipc,
+        firm_id=cast.firm_a.pk,
+        kind=DefinitionKind.STRATEGY,
+        name="Direct-indexed",
+        reason="test",
+        content={
+            "allocation": program.allocation.pk,
+            "sleeves": {
+                "Equity > US > Large Cap": index.pk,
+                "Fixed Income > Core": program.bonds.pk,
+            },
+        },
+    ).definition
+
+
+def test_direct_index_accounts_are_solved_against_the_runs_risk_model(program: Program) -> None:
+    import random
+
+    from models_hub.models import Price, Security
+    from workflow.optimizer_adapter import problem_load
+
+    accounts = _prepare(program)
+    strategy = _direct_index_strategy(program)
+    cash_only = accounts["cash_only"]
+    program.choose(cash_only, {"strategy": strategy.pk, "min_trade": "10"})
+    firm_id = program.cast.firm_a.pk
+    # Too little price history: the account is skipped, saying why.
+    run = run_execute(run_start(actor=SystemActor.SCHEDULER, firm_id=firm_id, as_of=AS_OF))
+    skipped = Analysis.objects.get(run=run, account=cash_only)
+    assert skipped.status == AnalysisStatus.SKIPPED and "no risk model" in skipped.message
+    # 150 trading days of closes (a deterministic random walk) before the as-of date.
+    rng = random.Random("risk-test")
+    days = [
+        AS_OF - dt.timedelta(days=d)
+        for d in range(1, 220)
+        if (AS_OF - dt.timedelta(days=d)).weekday() < 5
+    ]
+    rows = []
+    for security in Security.objects.for_firm(firm_id).order_by("ticker"):
+        level = 100.0
+        for day in sorted(days):
+            level *= 1 + rng.gauss(0, 0.01)
+            if not Price.objects.filter(security=security, date=day).exists():
+                rows.append(
+                    Price(
+                        firm_id=firm_id, security=security, date=day, close=Decimal(f"{level:.4f}")
+                    )
+                )
+    Price.objects.bulk_create(rows)
+    run = run_execute(run_start(actor=SystemActor.SCHEDULER, firm_id=firm_id, as_of=AS_OF))
+    analysis = Analysis.objects.get(run=run, account=cash_only)
+    assert analysis.status == AnalysisStatus.PROPOSED, analysis.message
+    assert analysis.problem is not None
+    problem = problem_load(bytes(analysis.problem))
+    assert problem.risk_model is not None
+    assert problem.risk_model.loadings.shape[0] == len(problem.security_ids)
+    assert "risk_model" in run.timings
+    # Model-portfolio accounts stay on weight drift.
+    other = Analysis.objects.get(run=run, account=program.cast.account_a1)
+    assert other.problem is not None and problem_load(bytes(other.problem)).risk_model is None
