@@ -242,7 +242,10 @@ def test_reasons_name_the_custodians_lot_ids(program: Program) -> None:
     assert mentioned and mentioned <= {"A1-1", "A1-2"}, sell.reason
 
 
-def test_a_schedule_starts_one_run_a_day_at_the_firms_local_time(program: Program) -> None:
+def test_a_schedule_starts_one_run_a_day_at_the_firms_local_time(
+    program: Program, settings: Any
+) -> None:
+    settings.CELERY_TASK_ALWAYS_EAGER = True  # dispatch runs here (workers: tests/celery_worker)
     from zoneinfo import ZoneInfo
 
     from workflow.models import Run, RunTrigger
@@ -287,8 +290,9 @@ def test_a_schedule_starts_one_run_a_day_at_the_firms_local_time(program: Progra
 
 
 def test_a_what_if_runs_the_draft_on_the_accounts_it_reaches_and_saves_nothing(
-    program: Program, client_for: Any
+    program: Program, client_for: Any, settings: Any
 ) -> None:
+    settings.CELERY_TASK_ALWAYS_EAGER = True  # dispatch runs here (workers: tests/celery_worker)
     import json
 
     from models_hub.models import DefinitionVersion
