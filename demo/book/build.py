@@ -34,6 +34,7 @@ from demo.book.program import (
     subscribed_tickers,
     subscriber_build,
 )
+from demo.book.sales import realized_sales_build
 from demo.book.universe import Universe, universe_load
 from demo.book.write import Customize, WriteContext, WriteCounts, chunk_write
 from demo.marketdata.load import market_data_load
@@ -278,11 +279,19 @@ def firm_book_build(
                 customize=customize,
             )
         )
+    sales = (
+        realized_sales_build(
+            firm_id=firm.pk, universe=universe, stream=spec.book.stream, seed=spec.book.seed
+        )
+        if spec.prices != "none"
+        else 0
+    )
     audit_record(
         firm=firm,
         actor=SystemActor.DEMO,
         action="demo_book.build",
         after={
+            "realized_sales": sales,
             "seed": spec.book.seed,
             "households": counts.households,
             "accounts": counts.accounts,

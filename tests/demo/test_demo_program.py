@@ -378,3 +378,35 @@ def test_bench_nightly_json_on_the_tiny_book(book: tuple[Any, Any]) -> None:
     assert summary["statuses"].get("proposed", 0) > 0
     assert summary["p50_ms"] <= summary["p99_ms"] <= summary["max_ms"]
     assert summary["bytes_per_analysis"] > 0
+
+
+def test_taxable_accounts_have_a_plausible_year_of_realized_sales(book: tuple[Any, Any]) -> None:
+    import datetime as dt
+
+    from accounts.models import Position, RealizedSale
+    from models_hub.models import Security
+
+    firm = _demo()
+    sales = list(RealizedSale.objects.filter(firm=firm).select_related("account"))
+    assert sales, "the demo book writes realized sales"
+    last = (
+        Security.objects.for_firm(firm.pk)
+        .exclude(last_close_date=None)
+        .order_by("-last_close_date")
+        .values_list("last_close_date", flat=True)[0]
+    )
+    assert last is not None
+    held = {
+        (a, s): q
+        for a, s, q in Position.objects.filter(firm=firm).values_list(
+            "account_id", "security_id", "quantity"
+        )
+    }
+    for sale in sales:
+        assert sale.account.registration_type in ("taxable", "trust")
+        assert (sale.account_id, sale.security_id) in held  # a slice of something it holds
+        assert last - dt.timedelta(days=400) <= sale.trade_date <= last
+        assert sale.term in ("ST", "LT") and sale.quantity >= 1
+        assert sale.lot_id.startswith(sale.account.account_number + "-R")
+    assert {s.term for s in sales} == {"ST", "LT"}
+    assert any(s.gain < 0 for s in sales) and any(s.gain > 0 for s in sales)
