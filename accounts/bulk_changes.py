@@ -38,7 +38,7 @@ from accounts.selectors import account_list
 from models_hub.content import ContentError
 from models_hub.menus import DEFAULTS, menu_clean
 from rebalancer.audit import audit_record
-from rebalancer.authz import Actor, authorize
+from rebalancer.authz import Actor, actor_label, actor_user, authorize
 from rebalancer.models import Firm
 from rebalancer.roles import Resource
 from rebalancer.tenancy import AnyUser, membership_of
@@ -376,8 +376,8 @@ def _bulk_write(
         changed=len(changes),
         reverses=reverses,
         created_at=now,
-        created_by=cast(Any, actor),
-        actor_label=cast(Any, actor).get_username(),
+        created_by=actor_user(actor),
+        actor_label=actor_label(actor),
         reason=reason,
     )
     numbers = dict(

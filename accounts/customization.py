@@ -14,7 +14,7 @@ import datetime as dt
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any, cast
+from typing import Any
 
 from django.db import transaction
 from django.utils import timezone
@@ -26,7 +26,7 @@ from models_hub.menus import menu_clean
 from models_hub.models import AssetClass, DefinitionKind, Security
 from models_hub.program_selectors import version_store_load
 from rebalancer.audit import audit_record
-from rebalancer.authz import Actor, SystemActor, authorize
+from rebalancer.authz import Actor, actor_label, actor_user, authorize
 from rebalancer.models import Firm
 from rebalancer.roles import Resource
 
@@ -358,8 +358,8 @@ def _version_write(
         restriction_count=extracted["restriction_count"],
         bulk_change=bulk_change,
         created_at=at or timezone.now(),
-        created_by=None if isinstance(actor, SystemActor) else cast(Any, actor),
-        actor_label=actor.value if isinstance(actor, SystemActor) else actor.get_username(),
+        created_by=actor_user(actor),
+        actor_label=actor_label(actor),
         reason=reason,
     )
     if extracted["screens"]:

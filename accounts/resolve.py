@@ -29,7 +29,7 @@ import datetime as dt
 import hashlib
 import json
 from collections import defaultdict
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -49,6 +49,7 @@ from models_hub.menus import ADDITIVE, DEFAULTS
 from models_hub.models import AssetClass, DefinitionKind, Security, SecurityStatus
 from models_hub.program_selectors import as_of_moment, version_store_load
 from models_hub.program_services import FIRM_LIMITS_NAME
+from rebalancer.bulk import chunked
 
 BATCH = 1000
 
@@ -293,11 +294,6 @@ def _newest_versions(
     return {owner: (content, label) for owner, (_, content, label) in newest.items()}
 
 
-def _chunks(ids: Sequence[int], size: int) -> Iterator[list[int]]:
-    for start in range(0, len(ids), size):
-        yield list(ids[start : start + size])
-
-
 def resolve_accounts(
     firm_id: int, account_ids: Iterable[int], as_of: dt.date | dt.datetime | None = None
 ) -> dict[int, ResolvedAccount]:
@@ -343,7 +339,7 @@ def _resolve(
         ctx.firm_layer = (overrides[("firm", firm_id)], "firm default (proposed)")
     out: dict[int, ResolvedAccount] = {}
     ids = sorted(set(account_ids))
-    for chunk in _chunks(ids, BATCH):
+    for chunk in chunked(ids, BATCH):
         accounts = list(
             Account.objects.filter(firm_id=firm_id, pk__in=chunk)
             .values_list(

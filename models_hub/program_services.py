@@ -41,7 +41,7 @@ from models_hub.models import (
 )
 from models_hub.program_selectors import version_store_load
 from rebalancer.audit import audit_record
-from rebalancer.authz import Actor, SystemActor, authorize
+from rebalancer.authz import Actor, actor_label, actor_user, authorize
 from rebalancer.models import Firm
 from rebalancer.roles import Resource
 
@@ -59,14 +59,6 @@ class ProgramError(ValueError):
 
 class ConcurrentEdit(ProgramError):
     """Someone saved a newer version since the editor loaded the one it changes."""
-
-
-def _user_or_none(actor: Actor) -> Any:
-    return None if isinstance(actor, SystemActor) else actor
-
-
-def _label(actor: Actor) -> str:
-    return actor.value if isinstance(actor, SystemActor) else actor.get_username()
 
 
 # --- asset classes --------------------------------------------------------------------------------
@@ -420,8 +412,8 @@ def _version_write(
         content=content,
         content_hash=content_hash(content),
         created_at=at or timezone.now(),
-        created_by=_user_or_none(actor),
-        actor_label=_label(actor),
+        created_by=actor_user(actor),
+        actor_label=actor_label(actor),
         reason=reason,
     )
 

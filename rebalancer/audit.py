@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import json
-from typing import Any, cast
+from typing import Any
 
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
 
-from rebalancer.authz import Actor, SystemActor, actor_label
+from rebalancer.authz import Actor, actor_label, actor_user
 from rebalancer.models import AuditEvent, Firm
 
 
@@ -30,7 +30,7 @@ def audit_record(
     reason: str = "",
 ) -> AuditEvent:
     """Append one audit event: who (a user, or a :class:`SystemActor`), what, before/after, why."""
-    user = None if isinstance(actor, SystemActor) or actor.pk is None else cast(Any, actor)
+    user = actor_user(actor)
     event = AuditEvent(
         firm=firm,
         actor=user,

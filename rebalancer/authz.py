@@ -97,6 +97,11 @@ def authorize(
         raise NotAuthorized("This household is not assigned to you.", hidden=True)
 
 
+def actor_user(actor: Actor) -> Any:
+    """The user behind an actor, for ``created_by`` columns: None for a system actor."""
+    return None if isinstance(actor, SystemActor) or actor.pk is None else actor
+
+
 def actor_label(actor: Actor) -> str:
     """How the audit trail names an actor: the username, or the system actor's label."""
     return actor.value if isinstance(actor, SystemActor) else actor.get_username()

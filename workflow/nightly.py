@@ -25,7 +25,7 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from decimal import Decimal
 from multiprocessing import get_context
-from typing import Any, cast
+from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from django.conf import settings
@@ -38,7 +38,7 @@ from accounts.resolve import resolve_accounts, resolve_accounts_with_draft
 from models_hub.effective import StoredVersion
 from models_hub.models import Price, Security
 from rebalancer.audit import audit_record
-from rebalancer.authz import Actor, SystemActor, authorize
+from rebalancer.authz import Actor, SystemActor, actor_label, actor_user, authorize
 from rebalancer.bulk import rows_insert
 from rebalancer.models import Firm
 from rebalancer.roles import Resource
@@ -121,8 +121,8 @@ def run_create(
             trigger=trigger,
             accounts=len(weights),
             deadline=deadline,
-            created_by=None if isinstance(actor, SystemActor) else cast(Any, actor),
-            actor_label=actor.value if isinstance(actor, SystemActor) else actor.get_username(),
+            created_by=actor_user(actor),
+            actor_label=actor_label(actor),
             versions=_versions(),
             draft=draft,
             note=note,

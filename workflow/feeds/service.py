@@ -31,7 +31,7 @@ from django.utils import timezone
 from kombu.exceptions import OperationalError as BrokerError
 
 from rebalancer.audit import audit_record
-from rebalancer.authz import Actor, SystemActor, authorize
+from rebalancer.authz import Actor, SystemActor, actor_user, authorize
 from rebalancer.bulk import statistics_refresh
 from rebalancer.models import Firm
 from rebalancer.roles import Resource
@@ -53,9 +53,7 @@ MAX_UPLOAD_BYTES = 100 * 1024 * 1024
 
 def _user(actor: Actor) -> User | None:
     """The user behind an actor, for ``created_by`` (None for a system actor)."""
-    if isinstance(actor, SystemActor) or actor.pk is None:
-        return None
-    return cast(User, actor)
+    return cast(User | None, actor_user(actor))
 
 
 def importer_for(kind: str) -> Importer:
