@@ -248,21 +248,33 @@ def proposed_errors(owner: Owner, content: Mapping[str, Any]) -> dict[str, str]:
     return errors
 
 
-def _extracted(firm_id: int, content: Mapping[str, Any]) -> dict[str, Any]:
-    tickers = {r["security"] for r in content.get("restrictions", ()) if "security" in r}
-    ids = list(
-        Security.objects.for_firm(firm_id)
-        .filter(ticker__in=sorted(tickers))
-        .values_list("id", flat=True)
-        .order_by("id")
-    )
+def restricted_tickers(content: Mapping[str, Any]) -> set[str]:
+    """The tickers an account level's restrictions name one by one."""
+    return {r["security"] for r in content.get("restrictions", ()) if "security" in r}
+
+
+def settings_columns(content: Mapping[str, Any], security_ids: Mapping[str, int]) -> dict[str, Any]:
+    """The columns a settings version keeps beside its content for the filters (strategy, tax
+    sensitivity, restriction count, screens, restricted security ids); ``security_ids`` maps
+    the restricted tickers to ids (tickers it lacks are left out)."""
     return {
         "strategy_id": content.get("strategy"),
         "tax_sensitivity": content.get("tax_sensitivity", ""),
         "restriction_count": len(content.get("restrictions", ())),
         "screens": sorted(content.get("screens", ())),
-        "restricted_securities": ids,
+        "restricted_securities": sorted(
+            security_ids[t] for t in restricted_tickers(content) if t in security_ids
+        ),
     }
+
+
+def _extracted(firm_id: int, content: Mapping[str, Any]) -> dict[str, Any]:
+    ids = dict(
+        Security.objects.for_firm(firm_id)
+        .filter(ticker__in=sorted(restricted_tickers(content)))
+        .values_list("ticker", "id")
+    )
+    return settings_columns(content, ids)
 
 
 def settings_save(

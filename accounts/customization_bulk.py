@@ -22,13 +22,13 @@ from typing import Any
 from django.db import connection, transaction
 from django.utils import timezone
 
-from accounts.customization import SettingsError
+from accounts.customization import SettingsError, restricted_tickers, settings_columns
 from accounts.models import Account, SettingsScope, SettingsVersion
 from models_hub.content import ContentError, canonical_json, content_hash
 from models_hub.menus import menu_clean
 from models_hub.models import Security
 from rebalancer.audit import audit_record
-from rebalancer.authz import Actor, SystemActor, actor_label, authorize
+from rebalancer.authz import Actor, actor_label, actor_user, authorize
 from rebalancer.bulk import chunked, ids_reserve, rows_insert, rows_update
 from rebalancer.models import Firm
 from rebalancer.roles import Resource
@@ -93,14 +93,7 @@ def account_settings_insert(
     account_ids = [r.account_id for r in rows]
     if len(set(account_ids)) != len(account_ids):
         raise SettingsError({"accounts": "an account is listed twice"})
-    tickers = sorted(
-        {
-            r["security"]
-            for content in cleaned
-            for r in content.get("restrictions", ())
-            if "security" in r
-        }
-    )
+    tickers = sorted({t for content in cleaned for t in restricted_tickers(content)})
     with transaction.atomic():
         known = 0
         for ids in chunked(account_ids, 2_000):
@@ -118,20 +111,15 @@ def account_settings_insert(
             )
         version_ids = ids_reserve(model=SettingsVersion, count=len(rows))
         when = connection.ops.adapt_datetimefield_value(at or timezone.now())
-        user_id = None if isinstance(actor, SystemActor) else actor.pk
+        user = actor_user(actor)
+        user_id = None if user is None else user.pk
         label = actor_label(actor)
         version_rows = []
         screen_rows: list[tuple[int, int]] = []
         restricted_rows: list[tuple[int, int]] = []
         pointer_rows: list[tuple[int, int]] = []
         for version_id, row, content in zip(version_ids, rows, cleaned, strict=True):
-            restricted = sorted(
-                {
-                    security_ids[r["security"]]
-                    for r in content.get("restrictions", ())
-                    if "security" in r and r["security"] in security_ids
-                }
-            )
+            columns = settings_columns(content, security_ids)
             version_rows.append(
                 (
                     version_id,
@@ -142,17 +130,17 @@ def account_settings_insert(
                     1,
                     canonical_json(content),
                     content_hash(content),
-                    content.get("strategy"),
-                    content.get("tax_sensitivity", ""),
-                    len(content.get("restrictions", ())),
+                    columns["strategy_id"],
+                    columns["tax_sensitivity"],
+                    columns["restriction_count"],
                     when,
                     user_id,
                     label,
                     reason,
                 )
             )
-            screen_rows += [(version_id, s) for s in sorted(content.get("screens", ()))]
-            restricted_rows += [(version_id, s) for s in restricted]
+            screen_rows += [(version_id, s) for s in columns["screens"]]
+            restricted_rows += [(version_id, s) for s in columns["restricted_securities"]]
             pointer_rows.append((version_id, row.account_id))
         rows_insert(model=SettingsVersion, fields=_FIELDS, rows=version_rows)
         rows_insert(

@@ -168,6 +168,8 @@ def test_every_public_write_service_authorizes_first(path: str) -> None:
         "limit_errors",  # checks, writes nothing
         "proposed_errors",
         "reference_errors",
+        "restricted_tickers",  # pure functions of the menu content
+        "settings_columns",
         "saved_filter_list",
         "saved_filter_visible",
         "criteria_clean",
